@@ -1,0 +1,31 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ovsplane::netdrv {
+
+/** Linux interface names are at most 15 characters (IFNAMSIZ - 1). */
+inline constexpr size_t kMaxInterfaceName = 15;
+
+/**
+ * Deterministic names and addresses derived from an endpoint id (a container id or name), so a
+ * restarted ovsplane finds what an earlier run created. Pure functions; never fail.
+ */
+struct EndpointNames {
+  std::string hostVeth;        ///< host end of the veth, on the OVS bridge: "ovh" + 12 hex
+  std::string containerVeth;   ///< container end before it is renamed eth0: "ovc" + 12 hex
+  std::array<uint8_t, 6> mac;  ///< locally administered unicast MAC for the container end
+
+  /** "02:xx:xx:xx:xx:xx" */
+  std::string macString() const;
+};
+
+EndpointNames endpointNames(std::string_view endpointId);
+
+/** The OVS bridge of a network: "ovpbr" + VNI in decimal (at most 13 characters). */
+std::string bridgeName(uint32_t vni);
+
+}  // namespace ovsplane::netdrv

@@ -1,0 +1,60 @@
+// ovsdb-labelled: the libopenvswitch IDL against a real, private ovsdb-server.
+#include "ovsdb/schema_probe.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "tests/support/ovsdb_server.h"
+
+namespace ovsplane::ovsdb {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::OvsdbServer;
+
+bool contains(const std::vector<std::string>& tables, const std::string& name) {
+  return std::find(tables.begin(), tables.end(), name) != tables.end();
+}
+
+TEST(SchemaProbe, ReadsOpenVSwitchSchemaThroughTheIdl) {
+  OvsdbServer server(testing::vswitchSchemaPath());
+  auto schema = probeServerSchema(server.remote(), Database::OpenVSwitch, 10s);
+  ASSERT_TRUE(schema.has_value()) << schema.error();
+  EXPECT_EQ(schema->database, "Open_vSwitch");
+  for (const char* table : {"Open_vSwitch", "Bridge", "Port", "Interface", "Controller"}) {
+    EXPECT_TRUE(contains(schema->tables, table)) << table;
+  }
+}
+
+TEST(SchemaProbe, ReadsTheStateSchemaThroughTheIdl) {
+  OvsdbServer server(testing::stateSchemaPath());
+  auto schema = probeServerSchema(server.remote(), Database::State, 10s);
+  ASSERT_TRUE(schema.has_value()) << schema.error();
+  EXPECT_EQ(schema->database, "OVSPlane");
+  EXPECT_EQ(schema->tables, (std::vector<std::string>{"Address", "Host", "Network"}));
+}
+
+TEST(SchemaProbe, DatabaseNotServedIsATimelyError) {
+  OvsdbServer server(testing::stateSchemaPath());  // serves OVSPlane only
+  const auto start = std::chrono::steady_clock::now();
+  auto schema = probeServerSchema(server.remote(), Database::OpenVSwitch, 500ms);
+  ASSERT_FALSE(schema.has_value());
+  EXPECT_NE(schema.error().find("Open_vSwitch"), std::string::npos) << schema.error();
+  EXPECT_NE(schema.error().find(server.remote()), std::string::npos) << schema.error();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST(SchemaProbe, UnreachableServerIsATimelyError) {
+  testing::TempDir dir;
+  const std::string remote = "unix:" + (dir.path() / "nobody.sock").string();
+  const auto start = std::chrono::steady_clock::now();
+  auto schema = probeServerSchema(remote, Database::OpenVSwitch, 300ms);
+  ASSERT_FALSE(schema.has_value());
+  EXPECT_NE(schema.error().find(remote), std::string::npos) << schema.error();
+  EXPECT_NE(schema.error().find("No such file or directory"), std::string::npos) << schema.error();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+}  // namespace
+}  // namespace ovsplane::ovsdb

@@ -1,0 +1,46 @@
+#include "tests/support/ovsdb_server.h"
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace ovsplane::testing {
+
+std::filesystem::path vswitchSchemaPath() { return OVSPLANE_TEST_VSWITCH_SCHEMA; }
+std::filesystem::path stateSchemaPath() { return OVSPLANE_TEST_STATE_SCHEMA; }
+
+OvsdbServer::OvsdbServer(const std::filesystem::path& schema) : socket_(dir_.path() / "db.sock") {
+  const auto db = dir_.path() / "conf.db";
+  const CommandResult created = runCommand({"ovsdb-tool", "create", db.string(), schema.string()});
+  if (created.exitCode != 0) {
+    throw std::runtime_error("ovsdb-tool create failed: " + created.output);
+  }
+  start();
+}
+
+OvsdbServer::~OvsdbServer() { stop(); }
+
+void OvsdbServer::start() {
+  const auto& dir = dir_.path();
+  std::filesystem::remove(socket_);
+  pid_ = spawnProgram(
+      {"ovsdb-server", (dir / "conf.db").string(), "--remote=punix:" + socket_.string(),
+       "--pidfile=" + (dir / "ovsdb-server.pid").string(),
+       "--unixctl=" + (dir / "ovsdb-server.ctl").string(),
+       "--log-file=" + (dir / "ovsdb-server.log").string(), "--no-chdir"},
+      dir / "ovsdb-server.out");
+  if (!waitUntil([&] { return std::filesystem::exists(socket_); }, std::chrono::seconds(10))) {
+    std::ifstream log(dir / "ovsdb-server.log");
+    std::stringstream text;
+    text << log.rdbuf();
+    stop();
+    throw std::runtime_error("ovsdb-server did not create its socket: " + text.str());
+  }
+}
+
+void OvsdbServer::stop() {
+  stopProgram(pid_);
+  pid_ = -1;
+}
+
+}  // namespace ovsplane::testing

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+#include "tests/support/process.h"
+
+namespace ovsplane::testing {
+
+/** The schemas the build compiled IDLs for (paths set by tests/CMakeLists.txt). */
+std::filesystem::path vswitchSchemaPath();
+std::filesystem::path stateSchemaPath();
+
+/**
+ * A private ovsdb-server in its own temp dir serving a fresh database made from `schema` on a
+ * unix socket, as Open vSwitch's own tests do. Stopped (by pid) and removed on destruction.
+ * Throws std::runtime_error when it cannot start (the message includes its log).
+ */
+class OvsdbServer {
+ public:
+  explicit OvsdbServer(const std::filesystem::path& schema);
+  ~OvsdbServer();
+  OvsdbServer(const OvsdbServer&) = delete;
+  OvsdbServer& operator=(const OvsdbServer&) = delete;
+
+  /** "unix:<dir>/db.sock" */
+  std::string remote() const { return "unix:" + socket_.string(); }
+  const std::filesystem::path& directory() const { return dir_.path(); }
+  pid_t pid() const { return pid_; }
+
+  void start();  ///< (re)starts the server on the same database file
+  void stop();   ///< SIGTERM and reap; the database file stays
+
+ private:
+  TempDir dir_;
+  std::filesystem::path socket_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace ovsplane::testing
