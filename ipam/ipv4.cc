@@ -47,10 +47,10 @@ std::optional<unsigned> parseSmallDecimal(std::string_view digits) {
   return value;
 }
 
-Result<Ipv4Address> parseAddress(std::string_view text, std::string_view what) {
+/** Parses a dotted quad; the error is the reason alone, for callers to prefix with context. */
+std::expected<Ipv4Address, std::string> parseAddress(std::string_view text) {
   if (text.find(':') != std::string_view::npos) {
-    return makeError(ErrorCode::InvalidArgument,
-                     fmt::format("invalid {} {}: IPv6 is not supported yet", what, quoted(text)));
+    return std::unexpected("IPv6 is not supported yet");
   }
   uint32_t value = 0;
   std::string_view rest = text;
@@ -58,21 +58,15 @@ Result<Ipv4Address> parseAddress(std::string_view text, std::string_view what) {
     const size_t dot = rest.find('.');
     const std::string_view part = octet < 3 ? rest.substr(0, dot) : rest;
     if (octet < 3 && dot == std::string_view::npos) {
-      return makeError(
-          ErrorCode::InvalidArgument,
-          fmt::format("invalid {} {}: expected four dot-separated octets", what, quoted(text)));
+      return std::unexpected(fmt::format("{} is not four dot-separated octets", quoted(text)));
     }
     const auto number = parseSmallDecimal(part);
     if (!number) {
-      return makeError(ErrorCode::InvalidArgument,
-                       fmt::format("invalid {} {}: octet {} must be a decimal number 0-255 without "
-                                   "leading zeros",
-                                   what, quoted(text), quoted(part)));
+      return std::unexpected(fmt::format(
+          "octet {} must be a decimal number 0-255 without leading zeros", quoted(part)));
     }
     if (*number > 255) {
-      return makeError(ErrorCode::InvalidArgument,
-                       fmt::format("invalid {} {}: octet {} is out of range 0-255", what,
-                                   quoted(text), *number));
+      return std::unexpected(fmt::format("octet {} is out of range 0-255", *number));
     }
     value = (value << 8) | *number;
     if (octet < 3) {
@@ -85,7 +79,12 @@ Result<Ipv4Address> parseAddress(std::string_view text, std::string_view what) {
 }  // namespace
 
 Result<Ipv4Address> Ipv4Address::parse(std::string_view text) {
-  return parseAddress(text, "IPv4 address");
+  auto address = parseAddress(text);
+  if (!address) {
+    return makeError(ErrorCode::InvalidArgument,
+                     fmt::format("invalid IPv4 address {}: {}", quoted(text), address.error()));
+  }
+  return *address;
 }
 
 std::string Ipv4Address::toString() const {
@@ -108,10 +107,10 @@ Result<Subnet> Subnet::parse(std::string_view text) {
         ErrorCode::InvalidArgument,
         fmt::format("invalid CIDR {}: missing /prefix (expected e.g. 10.0.6.1/24)", quoted(text)));
   }
-  auto address = parseAddress(text.substr(0, slash), "CIDR address");
+  auto address = parseAddress(text.substr(0, slash));
   if (!address) {
     return makeError(ErrorCode::InvalidArgument,
-                     fmt::format("invalid CIDR {}: {}", quoted(text), address.error().message));
+                     fmt::format("invalid CIDR {}: {}", quoted(text), address.error()));
   }
   const std::string_view prefixText = text.substr(slash + 1);
   const auto prefix = parseSmallDecimal(prefixText);
