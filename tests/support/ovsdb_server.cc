@@ -44,3 +44,42 @@ void OvsdbServer::stop() {
 }
 
 }  // namespace ovsplane::testing
+
+#include <unistd.h>
+
+#include <atomic>
+
+namespace ovsplane::testing {
+
+bool isRoot() { return geteuid() == 0; }
+
+NetworkNamespace::NetworkNamespace() {
+  static std::atomic<int> counter{0};
+  name_ = "ovsplane-t" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  const CommandResult added = runCommand({"ip", "netns", "add", name_});
+  if (added.exitCode != 0) {
+    throw std::runtime_error("ip netns add " + name_ + " failed: " + added.output);
+  }
+  run({"ip", "link", "set", "lo", "up"});
+}
+
+NetworkNamespace::~NetworkNamespace() { runCommand({"ip", "netns", "del", name_}); }
+
+CommandResult NetworkNamespace::run(std::vector<std::string> argv) const {
+  argv.insert(argv.begin(), {"ip", "netns", "exec", name_});
+  return runCommand(argv);
+}
+
+OvsVswitchd::OvsVswitchd(const OvsdbServer& server) {
+  const auto& dir = server.directory();
+  pid_ = spawnProgram(
+      {"ip", "netns", "exec", netns_.name(), "ovs-vswitchd", server.remote(),
+       "--pidfile=" + (dir / "ovs-vswitchd.pid").string(),
+       "--unixctl=" + (dir / "ovs-vswitchd.ctl").string(),
+       "--log-file=" + (dir / "ovs-vswitchd.log").string(), "--no-chdir", "-vconsole:off"},
+      dir / "ovs-vswitchd.out");
+}
+
+OvsVswitchd::~OvsVswitchd() { stopProgram(pid_, std::chrono::milliseconds(5000)); }
+
+}  // namespace ovsplane::testing

@@ -40,3 +40,42 @@ class OvsdbServer {
 };
 
 }  // namespace ovsplane::testing
+
+namespace ovsplane::testing {
+
+/** True when the test runs as root (network namespaces, ovs-vswitchd). */
+bool isRoot();
+
+/** A fresh network namespace (`ip netns add`), deleted on destruction. Requires root. */
+class NetworkNamespace {
+ public:
+  NetworkNamespace();
+  ~NetworkNamespace();
+  NetworkNamespace(const NetworkNamespace&) = delete;
+  NetworkNamespace& operator=(const NetworkNamespace&) = delete;
+  const std::string& name() const { return name_; }
+  /** Runs a command inside the namespace (`ip netns exec`). */
+  CommandResult run(std::vector<std::string> argv) const;
+
+ private:
+  std::string name_;
+};
+
+/**
+ * ovs-vswitchd on the userspace datapath, in its own network namespace, against `server`.
+ * Stopped (by pid) and its namespace deleted on destruction. Requires root.
+ */
+class OvsVswitchd {
+ public:
+  explicit OvsVswitchd(const OvsdbServer& server);
+  ~OvsVswitchd();
+  OvsVswitchd(const OvsVswitchd&) = delete;
+  OvsVswitchd& operator=(const OvsVswitchd&) = delete;
+  const NetworkNamespace& netns() const { return netns_; }
+
+ private:
+  NetworkNamespace netns_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace ovsplane::testing

@@ -1,0 +1,304 @@
+#include "ovsdb/client.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "shim.h"
+
+namespace ovsplane::ovsdb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void forwardOvsLog(int level, const char* module, const char* message) {
+  const auto spdLevel = level <= 3   ? spdlog::level::err
+                        : level == 4 ? spdlog::level::warn
+                        : level <= 6 ? spdlog::level::info
+                                     : spdlog::level::debug;
+  spdlog::log(spdLevel, "ovs {}: {}", module, message);
+}
+
+std::once_flag loggingOnce;
+
+void ensureLoggingRouted() {
+  std::call_once(loggingOnce, [] { ovsplane_log_setup(forwardOvsLog, 4, nullptr); });
+}
+
+TxnOutcome outcomeOf(ovsplane_txn* txn, ovsplane_txn_status status) {
+  TxnOutcome outcome{.status = TxnOutcome::Status::Error, .error = {}};
+  switch (status) {
+    case OVSPLANE_TXN_SUCCESS:
+      outcome.status = TxnOutcome::Status::Success;
+      outcome.nextCfg = ovsplane_vs_txn_next_cfg(txn);
+      break;
+    case OVSPLANE_TXN_UNCHANGED:
+      outcome.status = TxnOutcome::Status::Unchanged;
+      break;
+    case OVSPLANE_TXN_TRY_AGAIN:
+      outcome.status = TxnOutcome::Status::TryAgain;
+      break;
+    default:
+      outcome.error = ovsplane_txn_error(txn);
+      outcome.constraintViolation = ovsplane_txn_is_constraint_violation(txn);
+      break;
+  }
+  return outcome;
+}
+
+}  // namespace
+
+void routeOvsLogging(int minSyslogLevel) {
+  std::call_once(loggingOnce, [&] { ovsplane_log_setup(forwardOvsLog, minSyslogLevel, nullptr); });
+}
+
+ovsplane_txn* JobContext::beginTxn() { return ovsplane_txn_create(idl_); }
+
+struct IdlClient::Impl {
+  struct Job {
+    std::function<JobStep(JobContext&)> run;
+    std::function<void(Error)> fail;
+    Clock::time_point deadline;
+    bool waitingForChange = false;
+    unsigned int seenSeqno = 0;
+  };
+  struct ActiveTxn {
+    Job job;
+    ovsplane_txn* txn = nullptr;
+    std::function<JobStep(JobContext&, const TxnOutcome&)> then;
+  };
+
+  Database database;
+  std::string remote;
+  bool leaderOnly;
+
+  std::mutex mutex;
+  std::deque<Job> incoming;  // guarded by mutex
+  bool stopping = false;     // guarded by mutex
+  ovsplane_waker* waker = nullptr;
+  std::thread thread;
+
+  // IDL thread only:
+  ovsplane_idl* idl = nullptr;
+  std::deque<Job> pending;
+  std::optional<ActiveTxn> active;
+
+  void loop();
+  void runJobs();
+  void handleStep(Job job, JobStep step, unsigned int seqno);
+  void finishActive();
+  void failExpired();
+  std::string unreachableReason() const;
+};
+
+IdlClient::IdlClient(Database database, ClientOptions options)
+    : database_(database), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+  ensureLoggingRouted();
+  impl_->database = database_;
+  impl_->remote = options_.remote;
+  impl_->leaderOnly = options_.leaderOnly;
+  impl_->waker = ovsplane_waker_create();
+  impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
+}
+
+IdlClient::~IdlClient() {
+  {
+    std::scoped_lock lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  ovsplane_waker_signal(impl_->waker);
+  impl_->thread.join();
+  ovsplane_waker_destroy(impl_->waker);
+}
+
+void IdlClient::enqueue(std::function<JobStep(JobContext&)> run, std::function<void(Error)> fail,
+                        std::chrono::milliseconds timeout) {
+  {
+    std::scoped_lock lock(impl_->mutex);
+    if (!impl_->stopping) {
+      impl_->incoming.push_back(
+          Impl::Job{std::move(run), std::move(fail), Clock::now() + timeout, false, 0});
+      ovsplane_waker_signal(impl_->waker);
+      return;
+    }
+  }
+  fail(Error{ErrorCode::ShuttingDown, "ovsdb client for " + options_.remote + " is shutting down"});
+}
+
+std::string IdlClient::Impl::unreachableReason() const {
+  const int error = ovsplane_idl_last_error(idl);
+  const char* what = ovsplane_idl_is_connected(idl)
+                         ? (ovsplane_idl_has_snapshot(idl) ? "connected" : "database not served")
+                         : "not connected";
+  return error ? fmt::format("{}: {}", what, std::strerror(error)) : what;
+}
+
+void IdlClient::Impl::loop() {
+  idl = ovsplane_idl_create(
+      database == Database::State ? OVSPLANE_DB_STATE : OVSPLANE_DB_OPEN_VSWITCH, remote.c_str(),
+      leaderOnly);
+  for (;;) {
+    ovsplane_waker_poll(waker);
+    bool stop = false;
+    {
+      std::scoped_lock lock(mutex);
+      while (!incoming.empty()) {
+        pending.push_back(std::move(incoming.front()));
+        incoming.pop_front();
+      }
+      stop = stopping;
+    }
+    if (stop) {
+      break;
+    }
+    ovsplane_log_pump();
+    ovsplane_idl_run(idl);
+    if (active) {
+      finishActive();
+    }
+    if (!active) {
+      runJobs();
+    }
+    failExpired();
+
+    ovsplane_idl_wait(idl);
+    ovsplane_waker_wait(waker);
+    ovsplane_log_wait();
+    if (active) {
+      ovsplane_txn_wait(active->txn);
+    }
+    const long long now = ovsplane_time_msec();
+    const auto steadyNow = Clock::now();
+    for (const Job& job : pending) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(job.deadline - steadyNow);
+      ovsplane_poll_timer_wait_until(now + std::max<long long>(0, left.count()));
+      if (!job.waitingForChange && !active && ovsplane_idl_is_connected(idl) &&
+          ovsplane_idl_has_snapshot(idl)) {
+        ovsplane_poll_immediate_wake();
+      }
+    }
+    if (active) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(active->job.deadline - steadyNow);
+      ovsplane_poll_timer_wait_until(now + std::max<long long>(0, left.count()));
+    }
+    ovsplane_poll_block();
+  }
+
+  const Error shutdown{ErrorCode::ShuttingDown, "ovsdb client for " + remote + " is shutting down"};
+  if (active) {
+    ovsplane_txn_destroy(active->txn);
+    active->job.fail(shutdown);
+    active.reset();
+  }
+  for (Job& job : pending) {
+    job.fail(shutdown);
+  }
+  pending.clear();
+  {
+    std::scoped_lock lock(mutex);
+    for (Job& job : incoming) {
+      job.fail(shutdown);
+    }
+    incoming.clear();
+  }
+  ovsplane_idl_destroy(idl);
+  idl = nullptr;
+}
+
+void IdlClient::Impl::runJobs() {
+  if (!ovsplane_idl_is_connected(idl) || !ovsplane_idl_has_snapshot(idl)) {
+    return;
+  }
+  const unsigned int seqno = ovsplane_idl_seqno(idl);
+  JobContext context(idl);
+  // Jobs run in order; the first one that starts a transaction holds the IDL until it commits.
+  // A job asking to run again now runs on the next loop iteration, never in a tight loop here.
+  for (size_t i = 0; i < pending.size() && !active;) {
+    Job& job = pending[i];
+    if (job.waitingForChange && job.seenSeqno == seqno) {
+      ++i;
+      continue;
+    }
+    JobStep step = job.run(context);
+    if (std::holds_alternative<JobDone>(step)) {
+      pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
+    } else if (std::holds_alternative<JobRetryOnChange>(step)) {
+      job.waitingForChange = true;
+      job.seenSeqno = seqno;
+      ++i;
+    } else if (std::holds_alternative<JobRetryNow>(step)) {
+      job.waitingForChange = false;
+      ++i;
+    } else {
+      Job started = std::move(job);
+      pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
+      handleStep(std::move(started), std::move(step), seqno);
+    }
+  }
+}
+
+void IdlClient::Impl::handleStep(Job job, JobStep step, unsigned int seqno) {
+  if (std::holds_alternative<JobDone>(step)) {
+    return;
+  }
+  if (std::holds_alternative<JobRetryOnChange>(step)) {
+    job.waitingForChange = true;
+    job.seenSeqno = seqno;
+    pending.push_back(std::move(job));
+    return;
+  }
+  if (std::holds_alternative<JobRetryNow>(step)) {
+    job.waitingForChange = false;
+    pending.push_back(std::move(job));
+    return;
+  }
+  auto& commit = std::get<JobCommit>(step);
+  active = ActiveTxn{std::move(job), commit.txn, std::move(commit.then)};
+  finishActive();  // the first commit call sends the transaction
+}
+
+void IdlClient::Impl::finishActive() {
+  const ovsplane_txn_status status = ovsplane_txn_commit(active->txn);
+  if (status == OVSPLANE_TXN_INCOMPLETE) {
+    return;
+  }
+  const TxnOutcome outcome = outcomeOf(active->txn, status);
+  ovsplane_txn_destroy(active->txn);
+  ActiveTxn done = std::move(*active);
+  active.reset();
+  JobContext context(idl);
+  JobStep next = done.then(context, outcome);
+  handleStep(std::move(done.job), std::move(next), ovsplane_idl_seqno(idl));
+}
+
+void IdlClient::Impl::failExpired() {
+  const auto now = Clock::now();
+  if (active && now >= active->job.deadline) {
+    // The server may still apply it: callers treat timeouts as "unknown" (at-least-once).
+    ovsplane_txn_destroy(active->txn);
+    active->job.fail(
+        Error{ErrorCode::Timeout, fmt::format("ovsdb {}: transaction not confirmed in time ({})",
+                                              remote, unreachableReason())});
+    active.reset();
+  }
+  for (auto it = pending.begin(); it != pending.end();) {
+    if (now >= it->deadline) {
+      it->fail(Error{ErrorCode::Timeout,
+                     fmt::format("ovsdb {}: {} database not usable in time ({})", remote,
+                                 databaseName(database), unreachableReason())});
+      it = pending.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace ovsplane::ovsdb

@@ -1,0 +1,149 @@
+/* The C boundary of ovsdb/: only the shim_*.c files (and the generated IDL sources) include Open
+ * vSwitch headers. Private to the ovsdb module; the rest of ovsplane uses the C++ facade headers
+ * next to this file. Plain C types only.
+ *
+ * Threading: every function taking a struct ovsplane_idl or struct ovsplane_txn (and the poll
+ * functions) must be called on the one thread that owns that IDL. ovsplane_waker_signal() is the
+ * exception: any thread may call it. */
+#ifndef OVSPLANE_OVSDB_SHIM_H
+#define OVSPLANE_OVSDB_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- process-wide set-up ---------------------------------------------------------------- */
+
+/* Log sink for libopenvswitch's messages. 'level' is a syslog severity (3 err .. 7 debug). */
+typedef void (*ovsplane_log_fn)(int level, const char* module, const char* message);
+
+/* Routes libopenvswitch logging away from stderr: messages at or above 'min_level' (syslog
+ * severity, e.g. 4 = warning) reach 'fn' (NULL: dropped). Call before the first IDL is created;
+ * idempotent. Creates a private unix datagram socket under 'runtime_dir' (NULL = $TMPDIR or /tmp)
+ * that ovsplane_log_pump() drains on the IDL thread. */
+void ovsplane_log_setup(ovsplane_log_fn fn, int min_level, const char* runtime_dir);
+/* Delivers queued libopenvswitch log messages to the sink; call on IDL threads each loop. */
+void ovsplane_log_pump(void);
+/* Arranges for the next poll_block() to wake when log messages are queued. */
+void ovsplane_log_wait(void);
+
+/* ---- poll loop -------------------------------------------------------------------------- */
+
+struct ovsplane_waker; /* a latch another thread signals to wake the IDL thread */
+struct ovsplane_waker* ovsplane_waker_create(void);
+void ovsplane_waker_destroy(struct ovsplane_waker*);
+void ovsplane_waker_signal(struct ovsplane_waker*); /* any thread */
+bool ovsplane_waker_poll(struct ovsplane_waker*);   /* clears; true if it was signalled */
+void ovsplane_waker_wait(struct ovsplane_waker*);
+
+long long ovsplane_time_msec(void);
+void ovsplane_poll_timer_wait_until(long long msec);
+void ovsplane_poll_immediate_wake(void);
+void ovsplane_poll_block(void);
+
+/* ---- IDL connections -------------------------------------------------------------------- */
+
+/* The databases ovsplane knows the schema of (IDL classes compiled in). */
+enum ovsplane_db {
+  OVSPLANE_DB_OPEN_VSWITCH = 0, /* vswitchd/vswitch.ovsschema */
+  OVSPLANE_DB_STATE = 1,        /* ovsdb/ovsplane.ovsschema */
+};
+
+/* The OVSDB database name of 'db' ("Open_vSwitch", "OVSPlane"). */
+const char* ovsplane_db_name(enum ovsplane_db db);
+
+struct ovsplane_idl;
+
+/* Creates an IDL replicating 'db' from 'remote' ("unix:/path", "tcp:ip:port", comma-separated
+ * lists for clusters: with 'leader_only' it finds the Raft leader). Reconnects by itself. */
+struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote, bool leader_only);
+void ovsplane_idl_destroy(struct ovsplane_idl*);
+void ovsplane_idl_run(struct ovsplane_idl*);
+void ovsplane_idl_wait(struct ovsplane_idl*);
+unsigned int ovsplane_idl_seqno(const struct ovsplane_idl*); /* changes with the replica */
+bool ovsplane_idl_has_snapshot(const struct ovsplane_idl*);  /* ever synced */
+bool ovsplane_idl_is_connected(const struct ovsplane_idl*);
+int ovsplane_idl_last_error(const struct ovsplane_idl*); /* errno value or 0 */
+bool ovsplane_idl_serves_table(const struct ovsplane_idl*, const char* table);
+void ovsplane_idl_tables(const struct ovsplane_idl*, void (*cb)(void*, const char*), void*);
+
+/* ---- transactions ----------------------------------------------------------------------- */
+
+enum ovsplane_txn_status {
+  OVSPLANE_TXN_INCOMPLETE, /* call commit again after the next poll */
+  OVSPLANE_TXN_SUCCESS,
+  OVSPLANE_TXN_UNCHANGED, /* nothing to do: success without a round trip */
+  OVSPLANE_TXN_TRY_AGAIN, /* verify failed or the connection dropped: rebuild and retry */
+  OVSPLANE_TXN_ERROR,     /* hard error: see ovsplane_txn_error() */
+};
+
+struct ovsplane_txn;
+
+/* At most one transaction per IDL at a time. */
+struct ovsplane_txn* ovsplane_txn_create(struct ovsplane_idl*);
+enum ovsplane_txn_status ovsplane_txn_commit(struct ovsplane_txn*); /* never blocks */
+void ovsplane_txn_wait(struct ovsplane_txn*);
+const char* ovsplane_txn_error(const struct ovsplane_txn*); /* "" when none */
+bool ovsplane_txn_is_constraint_violation(const struct ovsplane_txn*);
+void ovsplane_txn_destroy(struct ovsplane_txn*); /* aborts when uncommitted */
+
+/* ---- key/value maps (external_ids, options) --------------------------------------------- */
+
+struct ovsplane_kv {
+  const char* key;
+  const char* value;
+};
+struct ovsplane_kvs {
+  const struct ovsplane_kv* items;
+  size_t n;
+};
+
+/* ---- Open_vSwitch database -------------------------------------------------------------- */
+
+/* Each returns 0 or an errno-style code with a message in 'err'. All are idempotent and only
+ * stage changes in 'txn'; ovsplane_txn_commit() sends them. Ensure functions make the row match
+ * the arguments (external_ids and options are replaced as a whole). */
+int ovsplane_vs_ensure_bridge(struct ovsplane_txn*, const char* name, const char* datapath_type,
+                              struct ovsplane_kvs external_ids, char* err, size_t err_len);
+int ovsplane_vs_delete_bridge(struct ovsplane_txn*, const char* name);
+/* 'type': "" (a system interface such as a veth), "internal", "vxlan", ... */
+int ovsplane_vs_ensure_port(struct ovsplane_txn*, const char* bridge, const char* name,
+                            const char* type, struct ovsplane_kvs options,
+                            struct ovsplane_kvs external_ids, bool protected_, char* err,
+                            size_t err_len);
+int ovsplane_vs_delete_port(struct ovsplane_txn*, const char* name);
+/* Asks ovs-vswitchd to report when it has applied this transaction (next_cfg + 1). */
+void ovsplane_vs_increment_next_cfg(struct ovsplane_txn*);
+/* After OVSPLANE_TXN_SUCCESS: the next_cfg value the transaction set, or -1. */
+long long ovsplane_vs_txn_next_cfg(const struct ovsplane_txn*);
+/* The Open_vSwitch row's next_cfg and cur_cfg; false when there is no row. */
+bool ovsplane_vs_cfg(const struct ovsplane_idl*, long long* next_cfg, long long* cur_cfg);
+
+struct ovsplane_vs_bridge {
+  const char* name;
+  const char* datapath_type;
+  struct ovsplane_kvs external_ids;
+};
+struct ovsplane_vs_port {
+  const char* name;
+  const char* bridge;
+  const char* type; /* of its first interface */
+  struct ovsplane_kvs options;
+  struct ovsplane_kvs external_ids;
+  bool protected_;
+  long long ofport; /* -1 when not (yet) assigned */
+};
+/* Calls the callbacks for every bridge and every port (either may be NULL). */
+void ovsplane_vs_list(const struct ovsplane_idl*,
+                      void (*bridge_cb)(void*, const struct ovsplane_vs_bridge*),
+                      void (*port_cb)(void*, const struct ovsplane_vs_port*), void* ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

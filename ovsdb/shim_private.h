@@ -1,0 +1,25 @@
+/* Shared between the shim_*.c files only. Includes OVS headers: never include from C++. */
+#ifndef OVSPLANE_OVSDB_SHIM_PRIVATE_H
+#define OVSPLANE_OVSDB_SHIM_PRIVATE_H
+
+#include "ovsdb-idl.h"
+#include "shim.h"
+#include "smap.h"
+
+struct ovsplane_idl {
+  enum ovsplane_db db;
+  struct ovsdb_idl* idl;
+};
+
+struct ovsplane_txn {
+  struct ovsplane_idl* owner;
+  struct ovsdb_idl_txn* txn;
+  enum ovsplane_txn_status status;
+};
+
+/* Fills 'smap' from 'kvs' (smap_init()ed by the caller). */
+void ovsplane_kvs_to_smap(struct ovsplane_kvs kvs, struct smap* smap);
+/* A kv array view of 'smap', valid while 'smap' is; free() the returned items. */
+struct ovsplane_kvs ovsplane_smap_to_kvs(const struct smap* smap);
+
+#endif

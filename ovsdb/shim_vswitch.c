@@ -1,0 +1,281 @@
+/* Open_vSwitch database operations of the C shim (bridges, ports, interfaces). */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/vswitch-idl.h"
+#include "shim_private.h"
+
+static const struct ovsdb_idl* txn_idl(const struct ovsplane_txn* txn) { return txn->owner->idl; }
+
+static const struct ovsrec_bridge* find_bridge(const struct ovsdb_idl* idl, const char* name) {
+  const struct ovsrec_bridge* br;
+  OVSREC_BRIDGE_FOR_EACH(br, idl) {
+    if (!strcmp(br->name, name)) {
+      return br;
+    }
+  }
+  return NULL;
+}
+
+static const struct ovsrec_port* find_port(const struct ovsdb_idl* idl, const char* name) {
+  const struct ovsrec_port* port;
+  OVSREC_PORT_FOR_EACH(port, idl) {
+    if (!strcmp(port->name, name)) {
+      return port;
+    }
+  }
+  return NULL;
+}
+
+static const struct ovsrec_bridge* bridge_of_port(const struct ovsdb_idl* idl,
+                                                  const struct ovsrec_port* port) {
+  const struct ovsrec_bridge* br;
+  OVSREC_BRIDGE_FOR_EACH(br, idl) {
+    for (size_t i = 0; i < br->n_ports; i++) {
+      if (br->ports[i] == port) {
+        return br;
+      }
+    }
+  }
+  return NULL;
+}
+
+/* The Open_vSwitch root row, inserted when the database has none (a fresh `ovsdb-tool create`).
+ * '*inserted' tells whether it is new in this transaction (new rows cannot be verified). */
+static const struct ovsrec_open_vswitch* ensure_root(struct ovsplane_txn* txn, bool* inserted) {
+  const struct ovsrec_open_vswitch* ovs = ovsrec_open_vswitch_first(txn_idl(txn));
+  *inserted = false;
+  if (!ovs) {
+    ovs = ovsrec_open_vswitch_insert(txn->txn);
+    *inserted = true;
+  }
+  return ovs;
+}
+
+static void set_external_ids_if_changed(const struct smap* current, struct ovsplane_kvs wanted,
+                                        void (*setter)(const void*, const struct smap*),
+                                        const void* row) {
+  struct smap next = SMAP_INITIALIZER(&next);
+  ovsplane_kvs_to_smap(wanted, &next);
+  if (!smap_equal(current, &next)) {
+    setter(row, &next);
+  }
+  smap_destroy(&next);
+}
+
+static void set_bridge_external_ids(const void* row, const struct smap* smap) {
+  ovsrec_bridge_set_external_ids(row, smap);
+}
+
+static void set_port_external_ids(const void* row, const struct smap* smap) {
+  ovsrec_port_set_external_ids(row, smap);
+}
+
+static void set_interface_external_ids(const void* row, const struct smap* smap) {
+  ovsrec_interface_set_external_ids(row, smap);
+}
+
+static void set_interface_options(const void* row, const struct smap* smap) {
+  ovsrec_interface_set_options(row, smap);
+}
+
+int ovsplane_vs_ensure_bridge(struct ovsplane_txn* txn, const char* name, const char* datapath_type,
+                              struct ovsplane_kvs external_ids, char* err, size_t err_len) {
+  const struct ovsdb_idl* idl = txn_idl(txn);
+  const struct ovsrec_bridge* br = find_bridge(idl, name);
+  if (!br) {
+    struct ovsrec_interface* iface = ovsrec_interface_insert(txn->txn);
+    ovsrec_interface_set_name(iface, name);
+    ovsrec_interface_set_type(iface, "internal");
+    struct ovsrec_port* port = ovsrec_port_insert(txn->txn);
+    ovsrec_port_set_name(port, name);
+    ovsrec_port_set_interfaces(port, &iface, 1);
+    struct ovsrec_bridge* new_br = ovsrec_bridge_insert(txn->txn);
+    ovsrec_bridge_set_name(new_br, name);
+    ovsrec_bridge_set_ports(new_br, &port, 1);
+
+    bool root_is_new;
+    const struct ovsrec_open_vswitch* ovs = ensure_root(txn, &root_is_new);
+    if (!root_is_new) {
+      ovsrec_open_vswitch_verify_bridges(ovs);
+    }
+    struct ovsrec_bridge** bridges = xmalloc((ovs->n_bridges + 1) * sizeof *bridges);
+    for (size_t i = 0; i < ovs->n_bridges; i++) {
+      bridges[i] = ovs->bridges[i];
+    }
+    bridges[ovs->n_bridges] = new_br;
+    ovsrec_open_vswitch_set_bridges(ovs, bridges, ovs->n_bridges + 1);
+    free(bridges);
+    br = new_br;
+  }
+  if (!br->datapath_type || strcmp(br->datapath_type, datapath_type)) {
+    ovsrec_bridge_set_datapath_type(br, datapath_type);
+  }
+  set_external_ids_if_changed(&br->external_ids, external_ids, set_bridge_external_ids, br);
+  (void)err;
+  (void)err_len;
+  return 0;
+}
+
+int ovsplane_vs_delete_bridge(struct ovsplane_txn* txn, const char* name) {
+  const struct ovsdb_idl* idl = txn_idl(txn);
+  const struct ovsrec_bridge* br = find_bridge(idl, name);
+  const struct ovsrec_open_vswitch* ovs = ovsrec_open_vswitch_first(idl);
+  if (!br || !ovs) {
+    return 0;
+  }
+  ovsrec_open_vswitch_verify_bridges(ovs);
+  struct ovsrec_bridge** bridges = xmalloc((ovs->n_bridges + 1) * sizeof *bridges);
+  size_t n = 0;
+  for (size_t i = 0; i < ovs->n_bridges; i++) {
+    if (ovs->bridges[i] != br) {
+      bridges[n++] = ovs->bridges[i];
+    }
+  }
+  ovsrec_open_vswitch_set_bridges(ovs, bridges, n);
+  free(bridges);
+  return 0;
+}
+
+int ovsplane_vs_ensure_port(struct ovsplane_txn* txn, const char* bridge, const char* name,
+                            const char* type, struct ovsplane_kvs options,
+                            struct ovsplane_kvs external_ids, bool protected_, char* err,
+                            size_t err_len) {
+  const struct ovsdb_idl* idl = txn_idl(txn);
+  const struct ovsrec_bridge* br = find_bridge(idl, bridge);
+  if (!br) {
+    snprintf(err, err_len, "bridge %s does not exist (port %s)", bridge, name);
+    return ENOENT;
+  }
+  const struct ovsrec_port* port = find_port(idl, name);
+  const struct ovsrec_interface* iface = NULL;
+  if (port) {
+    const struct ovsrec_bridge* holder = bridge_of_port(idl, port);
+    if (holder && holder != br) {
+      snprintf(err, err_len, "port %s already exists on bridge %s, not %s", name, holder->name,
+               bridge);
+      return EEXIST;
+    }
+    if (!holder) {
+      port = NULL; /* an orphan about to be collected: make a fresh one */
+    } else if (port->n_interfaces > 0) {
+      iface = port->interfaces[0];
+    }
+  }
+  if (!iface) {
+    struct ovsrec_interface* new_iface = ovsrec_interface_insert(txn->txn);
+    ovsrec_interface_set_name(new_iface, name);
+    iface = new_iface;
+  }
+  if (!port) {
+    struct ovsrec_port* new_port = ovsrec_port_insert(txn->txn);
+    ovsrec_port_set_name(new_port, name);
+    ovsrec_port_set_interfaces(new_port, (struct ovsrec_interface**)&iface, 1);
+    ovsrec_bridge_verify_ports(br);
+    struct ovsrec_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
+    for (size_t i = 0; i < br->n_ports; i++) {
+      ports[i] = br->ports[i];
+    }
+    ports[br->n_ports] = new_port;
+    ovsrec_bridge_set_ports(br, ports, br->n_ports + 1);
+    free(ports);
+    port = new_port;
+  } else if (port->n_interfaces == 0) {
+    ovsrec_port_set_interfaces(port, (struct ovsrec_interface**)&iface, 1);
+  }
+
+  if (!iface->type || strcmp(iface->type, type)) {
+    ovsrec_interface_set_type(iface, type);
+  }
+  set_external_ids_if_changed(&iface->options, options, set_interface_options, iface);
+  set_external_ids_if_changed(&iface->external_ids, external_ids, set_interface_external_ids,
+                              iface);
+  set_external_ids_if_changed(&port->external_ids, external_ids, set_port_external_ids, port);
+  if (port->protected_ != protected_) {
+    ovsrec_port_set_protected_(port, protected_);
+  }
+  return 0;
+}
+
+int ovsplane_vs_delete_port(struct ovsplane_txn* txn, const char* name) {
+  const struct ovsdb_idl* idl = txn_idl(txn);
+  const struct ovsrec_port* port = find_port(idl, name);
+  const struct ovsrec_bridge* br = port ? bridge_of_port(idl, port) : NULL;
+  if (!br) {
+    return 0;
+  }
+  ovsrec_bridge_verify_ports(br);
+  struct ovsrec_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
+  size_t n = 0;
+  for (size_t i = 0; i < br->n_ports; i++) {
+    if (br->ports[i] != port) {
+      ports[n++] = br->ports[i];
+    }
+  }
+  ovsrec_bridge_set_ports(br, ports, n);
+  free(ports);
+  return 0;
+}
+
+void ovsplane_vs_increment_next_cfg(struct ovsplane_txn* txn) {
+  bool inserted;
+  const struct ovsrec_open_vswitch* ovs = ensure_root(txn, &inserted);
+  if (!inserted) {
+    ovsdb_idl_txn_increment(txn->txn, &ovs->header_, &ovsrec_open_vswitch_col_next_cfg, false);
+  }
+}
+
+long long ovsplane_vs_txn_next_cfg(const struct ovsplane_txn* txn) {
+  return txn->status == OVSPLANE_TXN_SUCCESS ? ovsdb_idl_txn_get_increment_new_value(txn->txn) : -1;
+}
+
+bool ovsplane_vs_cfg(const struct ovsplane_idl* idl, long long* next_cfg, long long* cur_cfg) {
+  const struct ovsrec_open_vswitch* ovs = ovsrec_open_vswitch_first(idl->idl);
+  if (!ovs) {
+    return false;
+  }
+  *next_cfg = ovs->next_cfg;
+  *cur_cfg = ovs->cur_cfg;
+  return true;
+}
+
+void ovsplane_vs_list(const struct ovsplane_idl* idl,
+                      void (*bridge_cb)(void*, const struct ovsplane_vs_bridge*),
+                      void (*port_cb)(void*, const struct ovsplane_vs_port*), void* ctx) {
+  const struct ovsrec_bridge* br;
+  OVSREC_BRIDGE_FOR_EACH(br, idl->idl) {
+    if (bridge_cb) {
+      struct ovsplane_vs_bridge info = {
+          .name = br->name,
+          .datapath_type = br->datapath_type ? br->datapath_type : "",
+          .external_ids = ovsplane_smap_to_kvs(&br->external_ids),
+      };
+      bridge_cb(ctx, &info);
+      free((void*)info.external_ids.items);
+    }
+    if (!port_cb) {
+      continue;
+    }
+    for (size_t i = 0; i < br->n_ports; i++) {
+      const struct ovsrec_port* port = br->ports[i];
+      const struct ovsrec_interface* iface = port->n_interfaces ? port->interfaces[0] : NULL;
+      struct smap empty = SMAP_INITIALIZER(&empty);
+      struct ovsplane_vs_port info = {
+          .name = port->name,
+          .bridge = br->name,
+          .type = iface && iface->type ? iface->type : "",
+          .options = ovsplane_smap_to_kvs(iface ? &iface->options : &empty),
+          .external_ids = ovsplane_smap_to_kvs(&port->external_ids),
+          .protected_ = port->protected_,
+          .ofport = iface && iface->n_ofport ? iface->ofport[0] : -1,
+      };
+      port_cb(ctx, &info);
+      free((void*)info.options.items);
+      free((void*)info.external_ids.items);
+    }
+  }
+}
