@@ -18,6 +18,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 void forwardOvsLog(int level, const char* module, const char* message) {
+  // Unique-index races are how allocation works (the loser retries): not worth a warning.
+  if (std::strstr(message, "\"constraint violation\"") != nullptr) {
+    level = 7;
+  }
   const auto spdLevel = level <= 3   ? spdlog::level::err
                         : level == 4 ? spdlog::level::warn
                         : level <= 6 ? spdlog::level::info

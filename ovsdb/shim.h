@@ -142,6 +142,66 @@ void ovsplane_vs_list(const struct ovsplane_idl*,
                       void (*bridge_cb)(void*, const struct ovsplane_vs_bridge*),
                       void (*port_cb)(void*, const struct ovsplane_vs_port*), void* ctx);
 
+/* ---- ovsplane state database ------------------------------------------------------------ */
+
+/* Strings in these structs point into the replica: valid until the next ovsplane_idl_run(). */
+struct ovsplane_st_network {
+  const char* cidr; /* canonical "10.0.6.0/24" */
+  const char* gateway;
+  long long vni;
+  long long created_at;      /* ms since the epoch */
+  const char* last_reserved; /* round-robin cursor, "" when none */
+};
+struct ovsplane_st_address {
+  const char* cidr;
+  const char* ip;
+  const char* owner;
+  const char* host;
+  const char* mac;
+};
+struct ovsplane_st_host {
+  const char* name;
+  const char* vtep_ip;
+  long long last_seen; /* ms since the epoch */
+};
+
+bool ovsplane_st_find_network(const struct ovsplane_idl*, const char* cidr,
+                              struct ovsplane_st_network* out);
+void ovsplane_st_networks(const struct ovsplane_idl*,
+                          void (*cb)(void*, const struct ovsplane_st_network*), void* ctx);
+bool ovsplane_st_vni_in_use(const struct ovsplane_idl*, long long vni);
+/* Stages a new Network row; the unique indexes on cidr and vni settle races at commit. */
+void ovsplane_st_insert_network(struct ovsplane_txn*, const char* cidr, const char* gateway,
+                                long long vni, long long created_at);
+/* ENOENT when the network does not exist. */
+int ovsplane_st_delete_network(struct ovsplane_txn*, const char* cidr);
+
+bool ovsplane_st_address_by_ip(const struct ovsplane_idl*, const char* cidr, const char* ip,
+                               struct ovsplane_st_address* out);
+bool ovsplane_st_address_by_owner(const struct ovsplane_idl*, const char* cidr, const char* owner,
+                                  struct ovsplane_st_address* out);
+/* Every address of network 'cidr' (NULL: of all networks). */
+void ovsplane_st_addresses(const struct ovsplane_idl*, const char* cidr,
+                           void (*cb)(void*, const struct ovsplane_st_address*), void* ctx);
+/* The first host address in [from, to] (host-order IPv4) with no Address row in 'cidr', skipping
+ * 'skip'; 0 when there is none. */
+uint32_t ovsplane_st_first_free(const struct ovsplane_idl*, const char* cidr, uint32_t from,
+                                uint32_t to, uint32_t skip);
+/* Stages an Address row and moves the network's round-robin cursor to it. ENOENT when the
+ * network does not exist. The unique indexes (network, ip) and (network, owner) settle races. */
+int ovsplane_st_insert_address(struct ovsplane_txn*, const char* cidr, const char* ip,
+                               const char* owner, const char* host, const char* mac);
+/* Stage deleting the Address row of that ip / owner; false when there is none. */
+bool ovsplane_st_delete_address_by_ip(struct ovsplane_txn*, const char* cidr, const char* ip);
+bool ovsplane_st_delete_address_by_owner(struct ovsplane_txn*, const char* cidr, const char* owner);
+
+void ovsplane_st_hosts(const struct ovsplane_idl*,
+                       void (*cb)(void*, const struct ovsplane_st_host*), void* ctx);
+/* Inserts or updates the Host row 'name'. */
+void ovsplane_st_upsert_host(struct ovsplane_txn*, const char* name, const char* vtep_ip,
+                             long long last_seen);
+bool ovsplane_st_delete_host(struct ovsplane_txn*, const char* name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -156,6 +156,8 @@ struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote
     ovsdb_idl_omit(idl->idl, &ovsrec_port_col_status);
     ovsdb_idl_omit(idl->idl, &ovsrec_bridge_col_status);
     ovsdb_idl_omit(idl->idl, &ovsrec_open_vswitch_col_statistics);
+  } else {
+    ovsplane_st_create_indexes(idl);
   }
   return idl;
 }

@@ -9,7 +9,13 @@
 struct ovsplane_idl {
   enum ovsplane_db db;
   struct ovsdb_idl* idl;
+  /* State database only: Address rows by (network, ip) and by (network, owner). */
+  struct ovsdb_idl_index* address_by_ip;
+  struct ovsdb_idl_index* address_by_owner;
 };
+
+/* Creates the state database's IDL indexes (called by ovsplane_idl_create). */
+void ovsplane_st_create_indexes(struct ovsplane_idl*);
 
 struct ovsplane_txn {
   struct ovsplane_idl* owner;

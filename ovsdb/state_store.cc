@@ -1,0 +1,433 @@
+#include "ovsdb/state_store.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "shim.h"
+
+namespace ovsplane::ovsdb {
+namespace {
+
+int64_t wallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+NetworkRecord toRecord(const ovsplane_st_network& net) {
+  return NetworkRecord{net.cidr, net.gateway, static_cast<uint32_t>(net.vni), net.created_at};
+}
+
+AddressRecord toRecord(const ovsplane_st_address& address) {
+  return AddressRecord{address.cidr, address.ip, address.owner, address.host, address.mac};
+}
+
+ipam::Error toIpam(const Error& error) {
+  return ipam::Error{error.code == ErrorCode::InvalidArgument ? ipam::ErrorCode::InvalidArgument
+                                                              : ipam::ErrorCode::StoreUnavailable,
+                     error.message};
+}
+
+template <typename T>
+ipam::Result<T> toIpam(Result<T> result) {
+  if (!result) {
+    return std::unexpected(toIpam(result.error()));
+  }
+  if constexpr (std::is_void_v<T>) {
+    return {};
+  } else {
+    return std::move(*result);
+  }
+}
+
+/**
+ * Commits `txn`; on success the job's result is `value`. A verify failure or reconnect reruns the
+ * job on the next replica change; a unique-index violation reruns it as soon as the replica holds
+ * the winning row (the rerun then sees it and answers from it).
+ */
+template <typename T>
+JobStep commitThenSet(JobContext& context, ovsplane_txn* txn, IdlClient::Completion<T>& done,
+                      T value, std::string what) {
+  const unsigned int seqnoAtBuild = ovsplane_idl_seqno(context.idl());
+  return JobCommit{txn,
+                   [&done, value = std::move(value), seqnoAtBuild, what = std::move(what)](
+                       JobContext& after, const TxnOutcome& outcome) mutable -> JobStep {
+                     switch (outcome.status) {
+                       case TxnOutcome::Status::Success:
+                       case TxnOutcome::Status::Unchanged:
+                         done.set(std::move(value));
+                         return JobDone{};
+                       case TxnOutcome::Status::TryAgain:
+                         return JobRetryOnChange{};
+                       case TxnOutcome::Status::Error:
+                         break;
+                     }
+                     if (outcome.constraintViolation) {
+                       if (ovsplane_idl_seqno(after.idl()) != seqnoAtBuild) {
+                         return JobRetryNow{};
+                       }
+                       return JobRetryOnChange{};
+                     }
+                     done.set(makeError(ErrorCode::Backend, what + ": " + outcome.error));
+                     return JobDone{};
+                   }};
+}
+
+}  // namespace
+
+StateStore::StateStore(ClientOptions options, std::string hostName)
+    : client_(Database::State, std::move(options)), hostName_(std::move(hostName)) {}
+
+Result<NetworkRecord> StateStore::ensureNetwork(const ipam::Subnet& subnet,
+                                                std::optional<uint32_t> vni) {
+  const std::string cidr = subnet.toString();
+  const std::string gateway = subnet.gateway().toString();
+  if (vni && (*vni == 0 || *vni > 16777215)) {
+    return makeError(ErrorCode::InvalidArgument,
+                     fmt::format("VNI {} is out of range 1-16777215", *vni));
+  }
+  return client_
+      .submit<NetworkRecord>([cidr, gateway, vni](
+                                 JobContext& context,
+                                 IdlClient::Completion<NetworkRecord>& done) -> JobStep {
+        ovsplane_st_network existing{};
+        if (ovsplane_st_find_network(context.idl(), cidr.c_str(), &existing)) {
+          if (gateway != existing.gateway) {
+            done.set(makeError(ErrorCode::InvalidArgument,
+                               fmt::format("network {} already exists with gateway {} (asked: {})",
+                                           cidr, existing.gateway, gateway)));
+          } else if (vni && *vni != existing.vni) {
+            done.set(makeError(ErrorCode::InvalidArgument,
+                               fmt::format("network {} already exists with VNI {} (asked: {})",
+                                           cidr, existing.vni, *vni)));
+          } else {
+            done.set(toRecord(existing));
+          }
+          return JobDone{};
+        }
+        uint32_t chosen = vni.value_or(kFirstAutoVni);
+        if (vni && ovsplane_st_vni_in_use(context.idl(), chosen)) {
+          done.set(makeError(ErrorCode::InvalidArgument,
+                             fmt::format("VNI {} already belongs to another network", chosen)));
+          return JobDone{};
+        }
+        while (ovsplane_st_vni_in_use(context.idl(), chosen)) {
+          ++chosen;
+        }
+        const NetworkRecord record{cidr, gateway, chosen, wallClockMs()};
+        ovsplane_txn* txn = context.beginTxn();
+        ovsplane_st_insert_network(txn, cidr.c_str(), gateway.c_str(), chosen, record.createdAtMs);
+        return commitThenSet(context, txn, done, record, "creating network " + cidr);
+      })
+      .get();
+}
+
+Result<std::optional<NetworkRecord>> StateStore::findNetwork(const ipam::Subnet& subnet) {
+  const std::string cidr = subnet.toString();
+  return client_
+      .submit<std::optional<NetworkRecord>>(
+          [cidr](JobContext& context,
+                 IdlClient::Completion<std::optional<NetworkRecord>>& done) -> JobStep {
+            ovsplane_st_network net{};
+            done.set(ovsplane_st_find_network(context.idl(), cidr.c_str(), &net)
+                         ? std::optional<NetworkRecord>(toRecord(net))
+                         : std::nullopt);
+            return JobDone{};
+          })
+      .get();
+}
+
+Result<std::vector<NetworkRecord>> StateStore::networks() {
+  return client_
+      .submit<std::vector<NetworkRecord>>(
+          [](JobContext& context,
+             IdlClient::Completion<std::vector<NetworkRecord>>& done) -> JobStep {
+            std::vector<NetworkRecord> out;
+            ovsplane_st_networks(
+                context.idl(),
+                [](void* sink, const ovsplane_st_network* net) {
+                  static_cast<std::vector<NetworkRecord>*>(sink)->push_back(toRecord(*net));
+                },
+                &out);
+            std::sort(out.begin(), out.end(),
+                      [](const auto& a, const auto& b) { return a.vni < b.vni; });
+            done.set(std::move(out));
+            return JobDone{};
+          })
+      .get();
+}
+
+Result<void> StateStore::deleteNetwork(const ipam::Subnet& subnet) {
+  const std::string cidr = subnet.toString();
+  auto result =
+      client_
+          .submit<std::monostate>([cidr](JobContext& context,
+                                         IdlClient::Completion<std::monostate>& done) -> JobStep {
+            ovsplane_st_network net{};
+            if (!ovsplane_st_find_network(context.idl(), cidr.c_str(), &net)) {
+              done.set(std::monostate{});
+              return JobDone{};
+            }
+            bool inUse = false;
+            ovsplane_st_addresses(
+                context.idl(), cidr.c_str(),
+                [](void* flag, const ovsplane_st_address*) { *static_cast<bool*>(flag) = true; },
+                &inUse);
+            if (inUse) {
+              done.set(makeError(ErrorCode::Conflict,
+                                 fmt::format("network {} still has addresses", cidr)));
+              return JobDone{};
+            }
+            ovsplane_txn* txn = context.beginTxn();
+            ovsplane_st_delete_network(txn, cidr.c_str());
+            return commitThenSet(context, txn, done, std::monostate{}, "deleting network " + cidr);
+          })
+          .get();
+  if (!result) {
+    return std::unexpected(result.error());
+  }
+  return {};
+}
+
+Result<std::vector<AddressRecord>> StateStore::addresses() {
+  return client_
+      .submit<std::vector<AddressRecord>>(
+          [](JobContext& context,
+             IdlClient::Completion<std::vector<AddressRecord>>& done) -> JobStep {
+            std::vector<AddressRecord> out;
+            ovsplane_st_addresses(
+                context.idl(), nullptr,
+                [](void* sink, const ovsplane_st_address* address) {
+                  static_cast<std::vector<AddressRecord>*>(sink)->push_back(toRecord(*address));
+                },
+                &out);
+            done.set(std::move(out));
+            return JobDone{};
+          })
+      .get();
+}
+
+Result<void> StateStore::registerHost(const std::string& name, const std::string& vtepIp) {
+  auto result =
+      client_
+          .submit<std::monostate>([name, vtepIp](
+                                      JobContext& context,
+                                      IdlClient::Completion<std::monostate>& done) -> JobStep {
+            ovsplane_txn* txn = context.beginTxn();
+            ovsplane_st_upsert_host(txn, name.c_str(), vtepIp.c_str(), wallClockMs());
+            return commitThenSet(context, txn, done, std::monostate{}, "registering host " + name);
+          })
+          .get();
+  if (!result) {
+    return std::unexpected(result.error());
+  }
+  return {};
+}
+
+Result<std::vector<HostRecord>> StateStore::hosts() {
+  return client_
+      .submit<std::vector<HostRecord>>(
+          [](JobContext& context, IdlClient::Completion<std::vector<HostRecord>>& done) -> JobStep {
+            std::vector<HostRecord> out;
+            ovsplane_st_hosts(
+                context.idl(),
+                [](void* sink, const ovsplane_st_host* host) {
+                  static_cast<std::vector<HostRecord>*>(sink)->push_back(
+                      HostRecord{host->name, host->vtep_ip, host->last_seen});
+                },
+                &out);
+            std::sort(out.begin(), out.end(),
+                      [](const auto& a, const auto& b) { return a.name < b.name; });
+            done.set(std::move(out));
+            return JobDone{};
+          })
+      .get();
+}
+
+Result<void> StateStore::removeHost(const std::string& name) {
+  auto result =
+      client_
+          .submit<std::monostate>(
+              [name](JobContext& context, IdlClient::Completion<std::monostate>& done) -> JobStep {
+                ovsplane_txn* txn = context.beginTxn();
+                if (!ovsplane_st_delete_host(txn, name.c_str())) {
+                  ovsplane_txn_destroy(txn);
+                  done.set(std::monostate{});
+                  return JobDone{};
+                }
+                return commitThenSet(context, txn, done, std::monostate{}, "removing host " + name);
+              })
+          .get();
+  if (!result) {
+    return std::unexpected(result.error());
+  }
+  return {};
+}
+
+ipam::Result<ipam::ReserveOutcome> StateStore::reserve(const ipam::Subnet& subnet,
+                                                       ipam::Ipv4Address address,
+                                                       std::string_view owner) {
+  if (!subnet.containsHost(address)) {
+    return ipam::makeError(ipam::ErrorCode::OutOfRange,
+                           address.toString() + " is not a host address of " + subnet.toString());
+  }
+  const std::string cidr = subnet.toString();
+  const std::string ip = address.toString();
+  return toIpam(
+      client_
+          .submit<ipam::ReserveOutcome>(
+              [cidr, ip, owner = std::string(owner), host = hostName_](
+                  JobContext& context,
+                  IdlClient::Completion<ipam::ReserveOutcome>& done) -> JobStep {
+                ovsplane_st_address found{};
+                if (ovsplane_st_address_by_owner(context.idl(), cidr.c_str(), owner.c_str(),
+                                                 &found)) {
+                  // Possibly our own earlier attempt whose answer was lost: at-least-once safe.
+                  done.set(ipam::OwnerHolds{*ipam::Ipv4Address::parse(found.ip)});
+                  return JobDone{};
+                }
+                if (ovsplane_st_address_by_ip(context.idl(), cidr.c_str(), ip.c_str(), &found)) {
+                  done.set(ipam::AddressHeldBy{found.owner});
+                  return JobDone{};
+                }
+                ovsplane_txn* txn = context.beginTxn();
+                if (ovsplane_st_insert_address(txn, cidr.c_str(), ip.c_str(), owner.c_str(),
+                                               host.c_str(), "") != 0) {
+                  ovsplane_txn_destroy(txn);
+                  done.set(makeError(ErrorCode::InvalidArgument,
+                                     fmt::format("network {} is not registered in the state "
+                                                 "database",
+                                                 cidr)));
+                  return JobDone{};
+                }
+                return commitThenSet(context, txn, done, ipam::ReserveOutcome{ipam::Reserved{}},
+                                     "reserving " + ip + " in " + cidr);
+              })
+          .get());
+}
+
+ipam::Result<std::optional<ipam::Ipv4Address>> StateStore::addressOf(const ipam::Subnet& subnet,
+                                                                     std::string_view owner) {
+  using Answer = std::optional<ipam::Ipv4Address>;
+  return toIpam(
+      client_
+          .submit<Answer>([cidr = subnet.toString(), owner = std::string(owner)](
+                              JobContext& context, IdlClient::Completion<Answer>& done) -> JobStep {
+            ovsplane_st_address found{};
+            done.set(
+                ovsplane_st_address_by_owner(context.idl(), cidr.c_str(), owner.c_str(), &found)
+                    ? Answer(*ipam::Ipv4Address::parse(found.ip))
+                    : std::nullopt);
+            return JobDone{};
+          })
+          .get());
+}
+
+ipam::Result<std::optional<ipam::Ipv4Address>> StateStore::firstFree(const ipam::Subnet& subnet,
+                                                                     ipam::Ipv4Address from,
+                                                                     ipam::Ipv4Address to) {
+  using Answer = std::optional<ipam::Ipv4Address>;
+  if (from > to || !subnet.containsHost(from) || !subnet.containsHost(to)) {
+    return ipam::makeError(ipam::ErrorCode::OutOfRange, "free-address range " + from.toString() +
+                                                            "-" + to.toString() +
+                                                            " is not inside " + subnet.toString());
+  }
+  return toIpam(
+      client_
+          .submit<Answer>([cidr = subnet.toString(), from, to](
+                              JobContext& context, IdlClient::Completion<Answer>& done) -> JobStep {
+            // The network address is never a host: 0 marks "none" safely.
+            const uint32_t free =
+                ovsplane_st_first_free(context.idl(), cidr.c_str(), from.value(), to.value(), 0);
+            done.set(free == 0 ? std::nullopt : Answer(ipam::Ipv4Address(free)));
+            return JobDone{};
+          })
+          .get());
+}
+
+ipam::Result<std::optional<ipam::Ipv4Address>> StateStore::lastReserved(
+    const ipam::Subnet& subnet) {
+  using Answer = std::optional<ipam::Ipv4Address>;
+  return toIpam(
+      client_
+          .submit<Answer>([cidr = subnet.toString()](
+                              JobContext& context, IdlClient::Completion<Answer>& done) -> JobStep {
+            ovsplane_st_network net{};
+            Answer last;
+            if (ovsplane_st_find_network(context.idl(), cidr.c_str(), &net)) {
+              if (auto parsed = ipam::Ipv4Address::parse(net.last_reserved)) last = *parsed;
+            }
+            done.set(last);
+            return JobDone{};
+          })
+          .get());
+}
+
+ipam::Result<void> StateStore::releaseOwner(const ipam::Subnet& subnet, std::string_view owner) {
+  auto result =
+      client_
+          .submit<std::monostate>(
+              [cidr = subnet.toString(), owner = std::string(owner)](
+                  JobContext& context, IdlClient::Completion<std::monostate>& done) -> JobStep {
+                ovsplane_txn* txn = context.beginTxn();
+                if (!ovsplane_st_delete_address_by_owner(txn, cidr.c_str(), owner.c_str())) {
+                  ovsplane_txn_destroy(txn);
+                  done.set(std::monostate{});
+                  return JobDone{};
+                }
+                return commitThenSet(context, txn, done, std::monostate{},
+                                     "releasing " + owner + " in " + cidr);
+              })
+          .get();
+  if (!result) {
+    return std::unexpected(toIpam(result.error()));
+  }
+  return {};
+}
+
+ipam::Result<void> StateStore::releaseAddress(const ipam::Subnet& subnet,
+                                              ipam::Ipv4Address address) {
+  auto result =
+      client_
+          .submit<std::monostate>(
+              [cidr = subnet.toString(), ip = address.toString()](
+                  JobContext& context, IdlClient::Completion<std::monostate>& done) -> JobStep {
+                ovsplane_txn* txn = context.beginTxn();
+                if (!ovsplane_st_delete_address_by_ip(txn, cidr.c_str(), ip.c_str())) {
+                  ovsplane_txn_destroy(txn);
+                  done.set(std::monostate{});
+                  return JobDone{};
+                }
+                return commitThenSet(context, txn, done, std::monostate{},
+                                     "releasing " + ip + " in " + cidr);
+              })
+          .get();
+  if (!result) {
+    return std::unexpected(toIpam(result.error()));
+  }
+  return {};
+}
+
+ipam::Result<std::vector<ipam::Lease>> StateStore::leases(const ipam::Subnet& subnet) {
+  using Answer = std::vector<ipam::Lease>;
+  return toIpam(
+      client_
+          .submit<Answer>([cidr = subnet.toString()](
+                              JobContext& context, IdlClient::Completion<Answer>& done) -> JobStep {
+            Answer out;
+            ovsplane_st_addresses(
+                context.idl(), cidr.c_str(),
+                [](void* sink, const ovsplane_st_address* address) {
+                  static_cast<Answer*>(sink)->push_back(
+                      ipam::Lease{*ipam::Ipv4Address::parse(address->ip), address->owner});
+                },
+                &out);
+            std::sort(out.begin(), out.end());
+            done.set(std::move(out));
+            return JobDone{};
+          })
+          .get());
+}
+
+}  // namespace ovsplane::ovsdb
