@@ -13,10 +13,11 @@ namespace ovsplane::ipam {
  * Hands out host addresses of a Subnet to owners (container ids), over a Store.
  *
  * - Idempotent by owner: allocating again for an owner returns the address it holds.
- * - Round-robin: a search starts after the address reserved last in the network and wraps, so a
- *   crash-looping container does not get its previous address back at once.
+ * - Round-robin (ipam/round_robin.h, run by the Store where the data lives): a search starts
+ *   after the address reserved last in the network and wraps, so a crash-looping container does
+ *   not get its previous address back at once.
  * - Never hands out the network, gateway or broadcast address.
- * - Thread-safe when the Store is: races are settled by Store::reserve (the loser retries).
+ * - Thread-safe when the Store is; atomicity comes from Store::reserve / Store::reserveNext.
  * Shares ownership of the store.
  */
 class Allocator {
@@ -42,7 +43,6 @@ class Allocator {
  private:
   Result<Ipv4Address> allocateRequested(const Subnet& subnet, std::string_view owner,
                                         Ipv4Address requested);
-  Result<std::optional<Ipv4Address>> findCandidate(const Subnet& subnet, Ipv4Address start);
 
   StorePtr store_;
 };

@@ -1,5 +1,7 @@
 #include "ipam/memory_store.h"
 
+#include "ipam/round_robin.h"
+
 #include <algorithm>
 #include <bit>
 
@@ -46,33 +48,76 @@ const MemoryStore::NetworkState* MemoryStore::findState(const Subnet& subnet) co
   return it == networks_.end() ? nullptr : &it->second;
 }
 
-Result<ReserveOutcome> MemoryStore::reserve(const Subnet& subnet, Ipv4Address address,
-                                            std::string_view owner) {
+Result<ReserveOutcome> MemoryStore::NetworkState::reserve(const Subnet& subnet, Ipv4Address address,
+                                                          std::string_view owner) {
   if (!subnet.containsHost(address)) {
     return makeError(ErrorCode::OutOfRange,
                      address.toString() + " is not a host address of " + subnet.toString());
   }
-  std::scoped_lock lock(mutex_);
-  NetworkState& state = stateFor(subnet);
-  if (state.isUsed(address.value())) {
-    const std::string& holder = *state.addressToOwner.at(address.value());
+  if (isUsed(address.value())) {
+    const std::string& holder = *addressToOwner.at(address.value());
     if (holder == owner) {
       return OwnerHolds{address};
     }
-    if (auto held = state.ownerToAddress.find(owner); held != state.ownerToAddress.end()) {
+    if (auto held = ownerToAddress.find(owner); held != ownerToAddress.end()) {
       return OwnerHolds{Ipv4Address(held->second)};
     }
     return AddressHeldBy{holder};
   }
   // One hash lookup for the owner: insert, or find what it already holds.
-  auto [entry, inserted] = state.ownerToAddress.try_emplace(std::string(owner), address.value());
+  auto [entry, inserted] = ownerToAddress.try_emplace(std::string(owner), address.value());
   if (!inserted) {
     return OwnerHolds{Ipv4Address(entry->second)};
   }
-  state.setUsed(address.value(), true);
-  state.addressToOwner.emplace(address.value(), &entry->first);
-  state.last = address;
+  setUsed(address.value(), true);
+  addressToOwner.emplace(address.value(), &entry->first);
+  last = address;
   return Reserved{};
+}
+
+std::optional<Ipv4Address> MemoryStore::NetworkState::firstFree(Ipv4Address from,
+                                                                Ipv4Address to) const {
+  uint32_t bit = from.value() - base;
+  const uint32_t lastBit = to.value() - base;
+  while (bit <= lastBit) {
+    // Word-at-a-time scan: a full word costs one comparison, so long used runs are cheap.
+    const uint64_t freeBits = ~used[bit / 64] >> (bit % 64);
+    if (freeBits == 0) {
+      bit = (bit / 64 + 1) * 64;
+      continue;
+    }
+    const uint32_t candidate = bit + static_cast<uint32_t>(std::countr_zero(freeBits));
+    if (candidate > lastBit) {
+      break;
+    }
+    return Ipv4Address(base + candidate);
+  }
+  return std::nullopt;
+}
+
+Result<ReserveOutcome> MemoryStore::reserve(const Subnet& subnet, Ipv4Address address,
+                                            std::string_view owner) {
+  std::scoped_lock lock(mutex_);
+  return stateFor(subnet).reserve(subnet, address, owner);
+}
+
+Result<ReserveNextOutcome> MemoryStore::reserveNext(const Subnet& subnet, std::string_view owner) {
+  std::scoped_lock lock(mutex_);
+  NetworkState& state = stateFor(subnet);
+  if (auto held = state.ownerToAddress.find(owner); held != state.ownerToAddress.end()) {
+    return OwnerHolds{Ipv4Address(held->second)};
+  }
+  const auto candidate = roundRobinCandidate(
+      subnet, state.last,
+      [&](Ipv4Address from, Ipv4Address to) { return state.firstFree(from, to); });
+  if (!candidate) {
+    return NetworkFull{};
+  }
+  auto outcome = state.reserve(subnet, *candidate, owner);  // cannot lose: we hold the lock
+  if (!outcome) {
+    return std::unexpected(outcome.error());
+  }
+  return ReservedAt{*candidate};
 }
 
 Result<std::optional<Ipv4Address>> MemoryStore::addressOf(const Subnet& subnet,
@@ -87,39 +132,6 @@ Result<std::optional<Ipv4Address>> MemoryStore::addressOf(const Subnet& subnet,
     return std::nullopt;
   }
   return Ipv4Address(it->second);
-}
-
-Result<std::optional<Ipv4Address>> MemoryStore::firstFree(const Subnet& subnet, Ipv4Address from,
-                                                          Ipv4Address to) {
-  if (from > to || !subnet.containsHost(from) || !subnet.containsHost(to)) {
-    return makeError(ErrorCode::OutOfRange, "free-address range " + from.toString() + "-" +
-                                                to.toString() + " is not inside " +
-                                                subnet.toString());
-  }
-  std::scoped_lock lock(mutex_);
-  const NetworkState& state = stateFor(subnet);
-  uint32_t bit = from.value() - state.base;
-  const uint32_t lastBit = to.value() - state.base;
-  while (bit <= lastBit) {
-    // Word-at-a-time scan: a full word costs one comparison, so long used runs are cheap.
-    const uint64_t freeBits = ~state.used[bit / 64] >> (bit % 64);
-    if (freeBits == 0) {
-      bit = (bit / 64 + 1) * 64;
-      continue;
-    }
-    const uint32_t candidate = bit + static_cast<uint32_t>(std::countr_zero(freeBits));
-    if (candidate > lastBit) {
-      break;
-    }
-    return Ipv4Address(state.base + candidate);
-  }
-  return std::nullopt;
-}
-
-Result<std::optional<Ipv4Address>> MemoryStore::lastReserved(const Subnet& subnet) {
-  std::scoped_lock lock(mutex_);
-  const NetworkState* state = findState(subnet);
-  return state == nullptr ? std::nullopt : state->last;
 }
 
 Result<void> MemoryStore::releaseOwner(const Subnet& subnet, std::string_view owner) {

@@ -23,9 +23,7 @@ class MemoryStore final : public Store {
                                  std::string_view owner) override;
   Result<std::optional<Ipv4Address>> addressOf(const Subnet& subnet,
                                                std::string_view owner) override;
-  Result<std::optional<Ipv4Address>> firstFree(const Subnet& subnet, Ipv4Address from,
-                                               Ipv4Address to) override;
-  Result<std::optional<Ipv4Address>> lastReserved(const Subnet& subnet) override;
+  Result<ReserveNextOutcome> reserveNext(const Subnet& subnet, std::string_view owner) override;
   Result<void> releaseOwner(const Subnet& subnet, std::string_view owner) override;
   Result<void> releaseAddress(const Subnet& subnet, Ipv4Address address) override;
   Result<std::vector<Lease>> leases(const Subnet& subnet) override;
@@ -48,6 +46,9 @@ class MemoryStore final : public Store {
     std::optional<Ipv4Address> last;
 
     bool isUsed(uint32_t address) const;
+    std::optional<Ipv4Address> firstFree(Ipv4Address from, Ipv4Address to) const;
+    Result<ReserveOutcome> reserve(const Subnet& subnet, Ipv4Address address,
+                                   std::string_view owner);
     void setUsed(uint32_t address, bool used);
     void erase(uint32_t address);
   };

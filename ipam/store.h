@@ -32,6 +32,14 @@ struct OwnerHolds {
 };
 using ReserveOutcome = std::variant<Reserved, AddressHeldBy, OwnerHolds>;
 
+/** reserveNext() reserved this address for the owner. */
+struct ReservedAt {
+  Ipv4Address address;
+};
+/** reserveNext() found no free address. */
+struct NetworkFull {};
+using ReserveNextOutcome = std::variant<ReservedAt, OwnerHolds, NetworkFull>;
+
 /**
  * Persistence for address leases: the seam between allocation logic (Allocator) and where leases
  * live (in memory here; OVSDB cluster-wide in ovsdb/). Implementations are thread-safe and make
@@ -51,12 +59,13 @@ class Store {
   virtual Result<std::optional<Ipv4Address>> addressOf(const Subnet& subnet,
                                                        std::string_view owner) = 0;
 
-  /** The first address in [from, to] (inclusive, from <= to) that nobody holds, if any. */
-  virtual Result<std::optional<Ipv4Address>> firstFree(const Subnet& subnet, Ipv4Address from,
-                                                       Ipv4Address to) = 0;
-
-  /** The address most recently reserved in `subnet` (the round-robin cursor), if any. */
-  virtual Result<std::optional<Ipv4Address>> lastReserved(const Subnet& subnet) = 0;
+  /**
+   * Atomically: OwnerHolds when `owner` already holds an address in `subnet`; otherwise reserves
+   * the candidate roundRobinCandidate() picks (ipam/round_robin.h) from the network's last
+   * reservation, or NetworkFull. Running the policy where the data lives makes one allocation one
+   * round trip, and concurrent callers never fight over the same candidate in one store.
+   */
+  virtual Result<ReserveNextOutcome> reserveNext(const Subnet& subnet, std::string_view owner) = 0;
 
   /** Frees whatever `owner` holds in `subnet`. Idempotent: an unknown owner is success. */
   virtual Result<void> releaseOwner(const Subnet& subnet, std::string_view owner) = 0;

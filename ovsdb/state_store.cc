@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "ipam/round_robin.h"
+
 #include "shim.h"
 
 namespace ovsplane::ovsdb {
@@ -324,43 +326,51 @@ ipam::Result<std::optional<ipam::Ipv4Address>> StateStore::addressOf(const ipam:
           .get());
 }
 
-ipam::Result<std::optional<ipam::Ipv4Address>> StateStore::firstFree(const ipam::Subnet& subnet,
-                                                                     ipam::Ipv4Address from,
-                                                                     ipam::Ipv4Address to) {
-  using Answer = std::optional<ipam::Ipv4Address>;
-  if (from > to || !subnet.containsHost(from) || !subnet.containsHost(to)) {
-    return ipam::makeError(ipam::ErrorCode::OutOfRange, "free-address range " + from.toString() +
-                                                            "-" + to.toString() +
-                                                            " is not inside " + subnet.toString());
-  }
+ipam::Result<ipam::ReserveNextOutcome> StateStore::reserveNext(const ipam::Subnet& subnet,
+                                                               std::string_view owner) {
+  using Answer = ipam::ReserveNextOutcome;
   return toIpam(
       client_
-          .submit<Answer>([cidr = subnet.toString(), from, to](
-                              JobContext& context, IdlClient::Completion<Answer>& done) -> JobStep {
-            // The network address is never a host: 0 marks "none" safely.
-            const uint32_t free =
-                ovsplane_st_first_free(context.idl(), cidr.c_str(), from.value(), to.value(), 0);
-            done.set(free == 0 ? std::nullopt : Answer(ipam::Ipv4Address(free)));
-            return JobDone{};
-          })
-          .get());
-}
-
-ipam::Result<std::optional<ipam::Ipv4Address>> StateStore::lastReserved(
-    const ipam::Subnet& subnet) {
-  using Answer = std::optional<ipam::Ipv4Address>;
-  return toIpam(
-      client_
-          .submit<Answer>([cidr = subnet.toString()](
-                              JobContext& context, IdlClient::Completion<Answer>& done) -> JobStep {
-            ovsplane_st_network net{};
-            Answer last;
-            if (ovsplane_st_find_network(context.idl(), cidr.c_str(), &net)) {
-              if (auto parsed = ipam::Ipv4Address::parse(net.last_reserved)) last = *parsed;
-            }
-            done.set(last);
-            return JobDone{};
-          })
+          .submit<Answer>(
+              [subnet, cidr = subnet.toString(), owner = std::string(owner), host = hostName_](
+                  JobContext& context, IdlClient::Completion<Answer>& done) -> JobStep {
+                ovsplane_idl* idl = context.idl();
+                ovsplane_st_network net{};
+                if (!ovsplane_st_find_network(idl, cidr.c_str(), &net)) {
+                  done.set(makeError(
+                      ErrorCode::InvalidArgument,
+                      fmt::format("network {} is not registered in the state database", cidr)));
+                  return JobDone{};
+                }
+                ovsplane_st_address found{};
+                if (ovsplane_st_address_by_owner(idl, cidr.c_str(), owner.c_str(), &found)) {
+                  done.set(ipam::OwnerHolds{*ipam::Ipv4Address::parse(found.ip)});
+                  return JobDone{};
+                }
+                std::optional<ipam::Ipv4Address> cursor;
+                if (auto parsed = ipam::Ipv4Address::parse(net.last_reserved)) cursor = *parsed;
+                // The network address is never a host: 0 marks "none" safely.
+                const auto candidate = ipam::roundRobinCandidate(
+                    subnet, cursor,
+                    [&](ipam::Ipv4Address from,
+                        ipam::Ipv4Address to) -> std::optional<ipam::Ipv4Address> {
+                      const uint32_t free =
+                          ovsplane_st_first_free(idl, cidr.c_str(), from.value(), to.value(), 0);
+                      if (free == 0) return std::nullopt;
+                      return ipam::Ipv4Address(free);
+                    });
+                if (!candidate) {
+                  done.set(ipam::NetworkFull{});
+                  return JobDone{};
+                }
+                const std::string ip = candidate->toString();
+                ovsplane_txn* txn = context.beginTxn();
+                ovsplane_st_insert_address(txn, cidr.c_str(), ip.c_str(), owner.c_str(),
+                                           host.c_str(), "");
+                // Lost to another host: the rerun sees its row and picks the next candidate.
+                return commitThenSet(context, txn, done, Answer{ipam::ReservedAt{*candidate}},
+                                     "reserving " + ip + " in " + cidr);
+              })
           .get());
 }
 

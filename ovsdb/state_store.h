@@ -76,10 +76,8 @@ class StateStore final : public ipam::Store {
                                              std::string_view owner) override;
   ipam::Result<std::optional<ipam::Ipv4Address>> addressOf(const ipam::Subnet& subnet,
                                                            std::string_view owner) override;
-  ipam::Result<std::optional<ipam::Ipv4Address>> firstFree(const ipam::Subnet& subnet,
-                                                           ipam::Ipv4Address from,
-                                                           ipam::Ipv4Address to) override;
-  ipam::Result<std::optional<ipam::Ipv4Address>> lastReserved(const ipam::Subnet& subnet) override;
+  ipam::Result<ipam::ReserveNextOutcome> reserveNext(const ipam::Subnet& subnet,
+                                                     std::string_view owner) override;
   ipam::Result<void> releaseOwner(const ipam::Subnet& subnet, std::string_view owner) override;
   ipam::Result<void> releaseAddress(const ipam::Subnet& subnet, ipam::Ipv4Address address) override;
   ipam::Result<std::vector<ipam::Lease>> leases(const ipam::Subnet& subnet) override;

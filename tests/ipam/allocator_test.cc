@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ipam/memory_store.h"
+#include "ipam/round_robin.h"
 
 namespace ovsplane::ipam {
 namespace {
@@ -181,28 +182,21 @@ class FlakyStore final : public Store {
   MemoryStore inner;
   bool failReserve = false;
   bool failLookups = false;
-  int stealNext = 0;  // simulate lost races: another owner takes the candidate first
 
   Result<ReserveOutcome> reserve(const Subnet& s, Ipv4Address a, std::string_view o) override {
     if (failReserve) return unavailable();
-    if (stealNext > 0) {
-      --stealNext;
-      inner.reserve(s, a, "thief" + std::to_string(stealNext));
-    }
     return inner.reserve(s, a, o);
+  }
+  Result<ReserveNextOutcome> reserveNext(const Subnet& s, std::string_view o) override {
+    if (failReserve) return unavailable();
+    return inner.reserveNext(s, o);
   }
   Result<std::optional<Ipv4Address>> addressOf(const Subnet& s, std::string_view o) override {
     if (failLookups) return unavailable();
     return inner.addressOf(s, o);
   }
-  Result<std::optional<Ipv4Address>> firstFree(const Subnet& s, Ipv4Address f,
-                                               Ipv4Address t) override {
-    return inner.firstFree(s, f, t);
-  }
-  Result<std::optional<Ipv4Address>> lastReserved(const Subnet& s) override {
-    return inner.lastReserved(s);
-  }
   Result<void> releaseOwner(const Subnet& s, std::string_view o) override {
+    if (failLookups) return unavailable();
     return inner.releaseOwner(s, o);
   }
   Result<void> releaseAddress(const Subnet& s, Ipv4Address a) override {
@@ -220,25 +214,41 @@ TEST(AllocatorSeams, StoreErrorsPropagate) {
   auto store = std::make_shared<FlakyStore>();
   Allocator allocator(store);
   const Subnet net = subnetOf("10.0.6.1/24");
-  store->failLookups = true;
-  auto result = allocator.allocate(net, "a");
-  ASSERT_FALSE(result.has_value());
-  EXPECT_EQ(result.error().code, ErrorCode::StoreUnavailable);
-  store->failLookups = false;
   store->failReserve = true;
-  result = allocator.allocate(net, "a");
-  ASSERT_FALSE(result.has_value());
-  EXPECT_EQ(result.error().code, ErrorCode::StoreUnavailable);
+  for (auto requested : {std::optional<Ipv4Address>(), std::optional(ip("10.0.6.9"))}) {
+    auto result = allocator.allocate(net, "a", requested);
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error().code, ErrorCode::StoreUnavailable);
+    EXPECT_EQ(result.error().message, "store down");
+  }
+  store->failReserve = false;
+  store->failLookups = true;
+  auto released = allocator.release(net, "a");
+  ASSERT_FALSE(released.has_value());
+  EXPECT_EQ(released.error().code, ErrorCode::StoreUnavailable);
   EXPECT_TRUE(store->inner.leases(net).value().empty());
 }
 
-TEST(AllocatorSeams, LostRacesMoveOnToTheNextAddress) {
-  auto store = std::make_shared<FlakyStore>();
-  Allocator allocator(store);
-  const Subnet net = subnetOf("10.0.6.1/24");
-  store->stealNext = 3;
-  EXPECT_EQ(allocator.allocate(net, "a").value(), ip("10.0.6.5"));
-  EXPECT_EQ(store->inner.leases(net).value().size(), 4U);
+TEST(RoundRobinCandidate, SkipsTheGatewayAndWraps) {
+  const Subnet net = subnetOf("10.0.7.3/29");  // hosts .1-.6, gateway .3
+  std::set<uint32_t> used;
+  auto firstFree = [&](Ipv4Address from, Ipv4Address to) -> std::optional<Ipv4Address> {
+    for (uint32_t v = from.value(); v <= to.value(); ++v) {
+      if (!used.contains(v)) return Ipv4Address(v);
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(roundRobinCandidate(net, std::nullopt, firstFree), ip("10.0.7.1"));
+  EXPECT_EQ(roundRobinCandidate(net, ip("10.0.7.2"), firstFree), ip("10.0.7.4"));  // not .3
+  EXPECT_EQ(roundRobinCandidate(net, ip("10.0.7.6"), firstFree), ip("10.0.7.1"));  // wraps
+  used = {ip("10.0.7.1").value(), ip("10.0.7.2").value()};
+  EXPECT_EQ(roundRobinCandidate(net, ip("10.0.7.6"), firstFree), ip("10.0.7.4"));
+  used = {ip("10.0.7.1").value(), ip("10.0.7.2").value(), ip("10.0.7.4").value(),
+          ip("10.0.7.5").value(), ip("10.0.7.6").value()};
+  EXPECT_EQ(roundRobinCandidate(net, ip("10.0.7.4"), firstFree), std::nullopt);
+  // A cursor outside the network (stale or foreign) restarts at the first host.
+  used.clear();
+  EXPECT_EQ(roundRobinCandidate(net, ip("10.9.9.9"), firstFree), ip("10.0.7.1"));
 }
 
 /** The reference model: the allocation rules written as plainly as possible (linear scans). */
@@ -415,7 +425,7 @@ TEST(AllocatorConcurrency, RacingAllocationsForOneOwnerAgree) {
 TEST(MemoryStore, BitmapOfASlash8IsTwoMebibytes) {
   MemoryStore store;
   const Subnet net = subnetOf("10.0.0.1/8");
-  ASSERT_TRUE(store.firstFree(net, net.firstHost(), net.lastHost()).has_value());
+  ASSERT_TRUE(store.reserveNext(net, "first").has_value());
   EXPECT_EQ(store.bitmapBytes(net), 2U * 1024 * 1024);
 }
 
