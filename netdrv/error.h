@@ -1,0 +1,30 @@
+#pragma once
+
+#include <expected>
+#include <string>
+
+namespace ovsplane::netdrv {
+
+/** What went wrong, so the adapter can answer with the right HTTP status. */
+enum class ErrorCode {
+  InvalidRequest,  ///< The user's request cannot be served as asked (bad CIDR, -p with a CIDR...).
+  NotFound,        ///< A container, image, link or namespace that does not exist.
+  Conflict,        ///< Exists already / taken / exhausted.
+  Unavailable,     ///< A dependency (dockerd, OVSDB, netlink) failed or timed out; may be retried.
+  Internal,        ///< A bug or an impossible state.
+};
+
+/** An error value; `message` is fit to show users and names what failed. */
+struct Error {
+  ErrorCode code;
+  std::string message;
+};
+
+template <typename T>
+using Result = std::expected<T, Error>;
+
+inline std::unexpected<Error> makeError(ErrorCode code, std::string message) {
+  return std::unexpected(Error{code, std::move(message)});
+}
+
+}  // namespace ovsplane::netdrv
