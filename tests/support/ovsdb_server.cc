@@ -51,25 +51,6 @@ void OvsdbServer::stop() {
 
 namespace ovsplane::testing {
 
-bool isRoot() { return geteuid() == 0; }
-
-NetworkNamespace::NetworkNamespace() {
-  static std::atomic<int> counter{0};
-  name_ = "ovsplane-t" + std::to_string(getpid()) + "-" + std::to_string(counter++);
-  const CommandResult added = runCommand({"ip", "netns", "add", name_});
-  if (added.exitCode != 0) {
-    throw std::runtime_error("ip netns add " + name_ + " failed: " + added.output);
-  }
-  run({"ip", "link", "set", "lo", "up"});
-}
-
-NetworkNamespace::~NetworkNamespace() { runCommand({"ip", "netns", "del", name_}); }
-
-CommandResult NetworkNamespace::run(std::vector<std::string> argv) const {
-  argv.insert(argv.begin(), {"ip", "netns", "exec", name_});
-  return runCommand(argv);
-}
-
 OvsVswitchd::OvsVswitchd(const OvsdbServer& server) {
   const auto& dir = server.directory();
   pid_ = spawnProgram(

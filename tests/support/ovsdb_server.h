@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/support/netns.h"
 #include "tests/support/process.h"
 
 namespace ovsplane::testing {
@@ -42,24 +43,6 @@ class OvsdbServer {
 }  // namespace ovsplane::testing
 
 namespace ovsplane::testing {
-
-/** True when the test runs as root (network namespaces, ovs-vswitchd). */
-bool isRoot();
-
-/** A fresh network namespace (`ip netns add`), deleted on destruction. Requires root. */
-class NetworkNamespace {
- public:
-  NetworkNamespace();
-  ~NetworkNamespace();
-  NetworkNamespace(const NetworkNamespace&) = delete;
-  NetworkNamespace& operator=(const NetworkNamespace&) = delete;
-  const std::string& name() const { return name_; }
-  /** Runs a command inside the namespace (`ip netns exec`). */
-  CommandResult run(std::vector<std::string> argv) const;
-
- private:
-  std::string name_;
-};
 
 /**
  * ovs-vswitchd on the userspace datapath, in its own network namespace, against `server`.

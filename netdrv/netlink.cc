@@ -1,0 +1,367 @@
+#include "netdrv/netlink.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <netlink/addr.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace ovsplane::netdrv {
+
+std::string NamespaceRef::path() const {
+  if (const auto* pid = std::get_if<pid_t>(&where_)) {
+    return fmt::format("/proc/{}/ns/net", *pid);
+  }
+  return std::get<std::string>(where_);
+}
+
+namespace {
+
+/** Owns a file descriptor. */
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct SocketDeleter {
+  void operator()(nl_sock* sock) const { nl_socket_free(sock); }
+};
+using SocketPtr = std::unique_ptr<nl_sock, SocketDeleter>;
+struct LinkDeleter {
+  void operator()(rtnl_link* link) const { rtnl_link_put(link); }
+};
+using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
+struct AddrDeleter {
+  void operator()(nl_addr* addr) const { nl_addr_put(addr); }
+};
+using NlAddrPtr = std::unique_ptr<nl_addr, AddrDeleter>;
+
+std::unexpected<Error> netlinkError(std::string what, int nlError) {
+  return makeError(ErrorCode::Unavailable, fmt::format("{}: {}", what, nl_geterror(nlError)));
+}
+
+/** A connected NETLINK_ROUTE socket in the calling thread's namespace. */
+Result<SocketPtr> openRouteSocket() {
+  SocketPtr sock(nl_socket_alloc());
+  if (!sock) {
+    return makeError(ErrorCode::Unavailable, "netlink: out of memory");
+  }
+  if (int rc = nl_connect(sock.get(), NETLINK_ROUTE); rc < 0) {
+    return netlinkError("netlink: connect", rc);
+  }
+  return sock;
+}
+
+/** Sockets created inside another network namespace by a private thread that entered it; the
+ *  caller's thread never changes namespace. The sockets stay bound to that namespace. */
+struct NamespaceSockets {
+  SocketPtr route;
+};
+
+Result<NamespaceSockets> socketsIn(const NamespaceRef& ns) {
+  const std::string path = ns.path();
+  Fd nsFd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!nsFd) {
+    return makeError(errno == ENOENT ? ErrorCode::NotFound : ErrorCode::Unavailable,
+                     fmt::format("network namespace {}: {}", path, std::strerror(errno)));
+  }
+  Result<NamespaceSockets> result = makeError(ErrorCode::Internal, "namespace thread did not run");
+  std::thread worker([&] {
+    if (setns(nsFd.get(), CLONE_NEWNET) != 0) {
+      result = makeError(ErrorCode::Unavailable, fmt::format("entering network namespace {}: {}",
+                                                             path, std::strerror(errno)));
+      return;
+    }
+    auto sock = openRouteSocket();
+    if (!sock) {
+      result = std::unexpected(sock.error());
+      return;
+    }
+    result = NamespaceSockets{std::move(*sock)};
+  });
+  worker.join();  // the thread (and its namespace membership) ends here
+  return result;
+}
+
+Result<LinkPtr> getLink(nl_sock* sock, std::string_view name) {
+  rtnl_link* link = nullptr;
+  const std::string copy(name);
+  const int rc = rtnl_link_get_kernel(sock, 0, copy.c_str(), &link);
+  if (rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV) {
+    return makeError(ErrorCode::NotFound, fmt::format("link {} does not exist", name));
+  }
+  if (rc < 0) {
+    return netlinkError(fmt::format("netlink: get link {}", name), rc);
+  }
+  return LinkPtr(link);
+}
+
+Result<void> deleteLinkIn(nl_sock* sock, std::string_view name) {
+  auto link = getLink(sock, name);
+  if (!link) {
+    return link.error().code == ErrorCode::NotFound ? Result<void>{}
+                                                    : std::unexpected(link.error());
+  }
+  const int rc = rtnl_link_delete(sock, link->get());
+  if (rc < 0 && rc != -NLE_OBJ_NOTFOUND && rc != -NLE_NODEV) {
+    return netlinkError(fmt::format("netlink: delete link {}", name), rc);
+  }
+  return {};
+}
+
+/** ethtool -K <name> tx off, in the calling thread's namespace. */
+Result<void> disableTxChecksum(std::string_view name) {
+  Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) {
+    return makeError(ErrorCode::Unavailable, fmt::format("socket: {}", std::strerror(errno)));
+  }
+  ethtool_value value{};
+  value.cmd = ETHTOOL_STXCSUM;
+  value.data = 0;
+  ifreq request{};
+  std::snprintf(request.ifr_name, sizeof request.ifr_name, "%.*s", static_cast<int>(name.size()),
+                name.data());
+  request.ifr_data = reinterpret_cast<char*>(&value);
+  if (ioctl(sock.get(), SIOCETHTOOL, &request) != 0) {
+    return makeError(
+        ErrorCode::Unavailable,
+        fmt::format("ethtool: turning TX checksum off on {}: {}", name, std::strerror(errno)));
+  }
+  return {};
+}
+
+Result<void> changeLink(nl_sock* sock, rtnl_link* current, rtnl_link* changes,
+                        std::string_view what) {
+  if (int rc = rtnl_link_change(sock, current, changes, 0); rc < 0) {
+    return netlinkError(fmt::format("netlink: {}", what), rc);
+  }
+  return {};
+}
+
+Result<void> setUp(nl_sock* sock, std::string_view name) {
+  auto link = getLink(sock, name);
+  if (!link) {
+    return std::unexpected(link.error());
+  }
+  LinkPtr changes(rtnl_link_alloc());
+  rtnl_link_set_flags(changes.get(), IFF_UP);
+  return changeLink(sock, link->get(), changes.get(), fmt::format("set {} up", name));
+}
+
+NlAddrPtr ipv4Addr(ipam::Ipv4Address address, int prefixLength) {
+  const uint32_t networkOrder = htonl(address.value());
+  NlAddrPtr addr(nl_addr_build(AF_INET, &networkOrder, sizeof networkOrder));
+  nl_addr_set_prefixlen(addr.get(), prefixLength);
+  return addr;
+}
+
+/** Inside the container namespace: rename, MAC, MTU, up, address, default route, lo up. */
+Result<void> configureInside(nl_sock* sock, const VethSpec& spec) {
+  auto peer = getLink(sock, spec.peerName);
+  if (!peer) {
+    return std::unexpected(peer.error());
+  }
+  {
+    LinkPtr changes(rtnl_link_alloc());
+    rtnl_link_set_name(changes.get(), spec.containerName.c_str());
+    NlAddrPtr mac(nl_addr_build(AF_LLC, spec.mac.data(), spec.mac.size()));
+    rtnl_link_set_addr(changes.get(), mac.get());
+    rtnl_link_set_mtu(changes.get(), spec.mtu);
+    if (auto changed =
+            changeLink(sock, peer->get(), changes.get(),
+                       fmt::format("configure {} as {}", spec.peerName, spec.containerName));
+        !changed) {
+      return changed;
+    }
+  }
+  if (auto up = setUp(sock, spec.containerName); !up) {
+    return up;
+  }
+  if (auto up = setUp(sock, "lo"); !up) {
+    return up;
+  }
+  auto eth = getLink(sock, spec.containerName);
+  if (!eth) {
+    return std::unexpected(eth.error());
+  }
+  const int ifindex = rtnl_link_get_ifindex(eth->get());
+
+  std::unique_ptr<rtnl_addr, void (*)(rtnl_addr*)> addr(rtnl_addr_alloc(), rtnl_addr_put);
+  rtnl_addr_set_ifindex(addr.get(), ifindex);
+  NlAddrPtr local = ipv4Addr(spec.address, spec.prefixLength);
+  rtnl_addr_set_local(addr.get(), local.get());
+  // The broadcast address, as `ip addr add ... brd +` sets it.
+  const uint32_t mask = spec.prefixLength == 0 ? 0 : ~uint32_t{0} << (32 - spec.prefixLength);
+  NlAddrPtr broadcast = ipv4Addr(ipam::Ipv4Address(spec.address.value() | ~mask), 32);
+  rtnl_addr_set_broadcast(addr.get(), broadcast.get());
+  if (int rc = rtnl_addr_add(sock, addr.get(), 0); rc < 0 && rc != -NLE_EXIST) {
+    return netlinkError(fmt::format("netlink: add address {}/{} to {}", spec.address.toString(),
+                                    spec.prefixLength, spec.containerName),
+                        rc);
+  }
+
+  if (spec.gateway) {
+    std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> route(rtnl_route_alloc(), rtnl_route_put);
+    rtnl_route_set_family(route.get(), AF_INET);
+    rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+    rtnl_route_set_protocol(route.get(), RTPROT_BOOT);
+    rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
+    rtnl_route_set_type(route.get(), RTN_UNICAST);
+    NlAddrPtr any = ipv4Addr(ipam::Ipv4Address(0), 0);
+    rtnl_route_set_dst(route.get(), any.get());
+    rtnl_nexthop* hop = rtnl_route_nh_alloc();
+    rtnl_route_nh_set_ifindex(hop, ifindex);
+    NlAddrPtr via = ipv4Addr(*spec.gateway, 32);
+    rtnl_route_nh_set_gateway(hop, via.get());
+    rtnl_route_add_nexthop(route.get(), hop);  // the route owns the hop now
+    if (int rc = rtnl_route_add(sock, route.get(), NLM_F_CREATE | NLM_F_REPLACE); rc < 0) {
+      return netlinkError(fmt::format("netlink: default route via {} on {}",
+                                      spec.gateway->toString(), spec.containerName),
+                          rc);
+    }
+  }
+  return {};
+}
+
+class LinuxNetlink final : public Netlink {
+ public:
+  Result<void> wireContainer(const VethSpec& spec, const NamespaceRef& ns) override {
+    auto sock = openRouteSocket();
+    if (!sock) {
+      return std::unexpected(sock.error());
+    }
+    // Open the target first: a vanished namespace must fail before anything is created.
+    auto inside = socketsIn(ns);
+    if (!inside) {
+      return std::unexpected(inside.error());
+    }
+    if (auto cleared = deleteLinkIn(sock->get(), spec.hostName); !cleared) {
+      return cleared;
+    }
+    auto wired = createAndConfigure(sock->get(), *inside, spec, ns);
+    if (!wired) {
+      (void)deleteLinkIn(sock->get(), spec.hostName);  // takes the peer along, wherever it is
+    }
+    return wired;
+  }
+
+  Result<void> deleteLink(std::string_view name) override {
+    auto sock = openRouteSocket();
+    if (!sock) {
+      return std::unexpected(sock.error());
+    }
+    return deleteLinkIn(sock->get(), name);
+  }
+
+  Result<bool> linkExists(std::string_view name) override {
+    auto sock = openRouteSocket();
+    if (!sock) {
+      return std::unexpected(sock.error());
+    }
+    auto link = getLink(sock->get(), name);
+    if (!link) {
+      if (link.error().code == ErrorCode::NotFound) return false;
+      return std::unexpected(link.error());
+    }
+    return true;
+  }
+
+  Result<uint32_t> linkMtu(std::string_view name) override {
+    auto sock = openRouteSocket();
+    if (!sock) {
+      return std::unexpected(sock.error());
+    }
+    auto link = getLink(sock->get(), name);
+    if (!link) {
+      return std::unexpected(link.error());
+    }
+    return rtnl_link_get_mtu(link->get());
+  }
+
+ private:
+  static Result<void> createAndConfigure(nl_sock* sock, const NamespaceSockets& inside,
+                                         const VethSpec& spec, const NamespaceRef& ns) {
+    // Both ends are created here first: the TX checksum flag is set on the container end while
+    // it is still reachable from this namespace (the flag survives the move).
+    LinkPtr veth(rtnl_link_veth_alloc());
+    if (!veth) {
+      return makeError(ErrorCode::Unavailable, "netlink: out of memory");
+    }
+    rtnl_link_set_name(veth.get(), spec.hostName.c_str());
+    rtnl_link_set_mtu(veth.get(), spec.mtu);
+    rtnl_link* peer = rtnl_link_veth_get_peer(veth.get());
+    rtnl_link_set_name(peer, spec.peerName.c_str());
+    rtnl_link_set_mtu(peer, spec.mtu);
+    rtnl_link_put(peer);
+    if (int rc = rtnl_link_add(sock, veth.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0) {
+      return netlinkError(
+          fmt::format("netlink: create veth {} <-> {}", spec.hostName, spec.peerName), rc);
+    }
+    if (spec.disableTxChecksum) {
+      if (auto off = disableTxChecksum(spec.peerName); !off) {
+        return off;
+      }
+    }
+    {
+      auto peerLink = getLink(sock, spec.peerName);
+      if (!peerLink) {
+        return std::unexpected(peerLink.error());
+      }
+      Fd nsFd(open(ns.path().c_str(), O_RDONLY | O_CLOEXEC));
+      if (!nsFd) {
+        return makeError(ErrorCode::NotFound,
+                         fmt::format("network namespace {}: {}", ns.path(), std::strerror(errno)));
+      }
+      LinkPtr changes(rtnl_link_alloc());
+      rtnl_link_set_ns_fd(changes.get(), nsFd.get());
+      if (auto moved = changeLink(sock, peerLink->get(), changes.get(),
+                                  fmt::format("move {} into {}", spec.peerName, ns.path()));
+          !moved) {
+        return moved;
+      }
+    }
+    if (auto configured = configureInside(inside.route.get(), spec); !configured) {
+      return configured;
+    }
+    return setUp(sock, spec.hostName);
+  }
+};
+
+}  // namespace
+
+NetlinkPtr makeLinuxNetlink() { return std::make_shared<LinuxNetlink>(); }
+
+}  // namespace ovsplane::netdrv
