@@ -39,6 +39,9 @@ class Subnet {
   static constexpr int kMinPrefix = 8;   // a /8 is the largest network ovsplane manages
   static constexpr int kMaxPrefix = 30;  // /31 and /32 leave no room for gateway + host
 
+  /** An empty value (0.0.0.0/0), only to be assigned over; parse() makes usable ones. */
+  Subnet() = default;
+
   /** Parses "a.b.c.d/len". Errors are messages fit for users: garbage, bad octets, bad or
    *  unsupported prefixes, IPv6 ("not supported yet"), a gateway on the broadcast address. */
   static Result<Subnet> parse(std::string_view text);

@@ -35,4 +35,31 @@ EndpointNames endpointNames(std::string_view endpointId) {
 
 std::string bridgeName(uint32_t vni) { return fmt::format("ovpbr{}", vni); }
 
+std::string tunnelPortName(uint32_t vni, std::string_view remoteIp) {
+  const uint64_t hash = stableHash(fmt::format("{}/{}", vni, remoteIp));
+  return fmt::format("ovt{:012x}", hash & 0xffffffffffffULL);
+}
+
+std::optional<std::array<uint8_t, 6>> parseMac(std::string_view text) {
+  if (text.size() != 17) return std::nullopt;
+  std::array<uint8_t, 6> mac{};
+  for (size_t i = 0; i < mac.size(); ++i) {
+    if (i > 0 && text[i * 3 - 1] != ':') return std::nullopt;
+    unsigned value = 0;
+    for (char c : text.substr(i * 3, 2)) {
+      value <<= 4;
+      if (c >= '0' && c <= '9')
+        value |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        value |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        value |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        return std::nullopt;
+    }
+    mac[i] = static_cast<uint8_t>(value);
+  }
+  return mac;
+}
+
 }  // namespace ovsplane::netdrv

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,5 +28,11 @@ EndpointNames endpointNames(std::string_view endpointId);
 
 /** The OVS bridge of a network: "ovpbr" + VNI in decimal (at most 13 characters). */
 std::string bridgeName(uint32_t vni);
+
+/** The VXLAN port of network `vni` towards `remoteIp`: "ovt" + 12 hex (15 characters). */
+std::string tunnelPortName(uint32_t vni, std::string_view remoteIp);
+
+/** Parses "02:42:0a:00:06:02"; nullopt unless six colon-separated hex octets. */
+std::optional<std::array<uint8_t, 6>> parseMac(std::string_view text);
 
 }  // namespace ovsplane::netdrv

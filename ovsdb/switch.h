@@ -57,14 +57,18 @@ class SwitchChanges {
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
 
- private:
-  friend class Switch;
   enum class Kind { EnsureBridge, DeleteBridge, EnsurePort, DeletePort };
+  /** One staged operation: `bridge` is set for bridge kinds, `port` for port kinds. */
   struct Op {
     Kind kind;
     BridgeSpec bridge;
     PortSpec port;
   };
+  /** The staged operations, in order (read-only: for logging and test doubles). */
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  friend class Switch;
   std::vector<Op> ops_;
 };
 

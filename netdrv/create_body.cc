@@ -1,0 +1,167 @@
+#include "netdrv/create_body.h"
+
+#include <fmt/format.h>
+
+namespace ovsplane::netdrv {
+namespace {
+
+constexpr std::string_view kCidrVariables[] = {"OVSPLANE_CIDR", "SOCKETPLANE_CIDR"};
+constexpr std::string_view kIpVariable = "OVSPLANE_IP";
+
+/** True for null, "", false, 0, [] and {}: what the docker CLI sends for "not set". */
+bool isUnset(const nlohmann::json* value) {
+  if (value == nullptr || value->is_null()) return true;
+  if (value->is_string()) return value->get_ref<const std::string&>().empty();
+  if (value->is_boolean()) return !value->get<bool>();
+  if (value->is_number()) return value->get<double>() == 0;
+  if (value->is_array() || value->is_object()) return value->empty();
+  return false;
+}
+
+const nlohmann::json* find(const nlohmann::json& object, std::string_view key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+bool validMac(const std::string& mac) {
+  if (mac.size() != 17) return false;
+  for (size_t i = 0; i < mac.size(); ++i) {
+    const char c = mac[i];
+    if (i % 3 == 2) {
+      if (c != ':') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  // Unicast only: the low bit of the first octet is the multicast bit.
+  return (std::stoi(mac.substr(0, 2), nullptr, 16) & 1) == 0;
+}
+
+}  // namespace
+
+Result<std::optional<NetworkRequest>> readNetworkRequest(const nlohmann::json& body) {
+  if (!body.is_object()) {
+    return makeError(ErrorCode::InvalidRequest, "the container create body is not a JSON object");
+  }
+  const nlohmann::json* env = find(body, "Env");
+  if (env == nullptr || !env->is_array()) {
+    return std::optional<NetworkRequest>();
+  }
+  std::optional<std::pair<std::string, std::string>> cidr;  // variable, value
+  std::optional<std::string> ipText;
+  for (const auto& entry : *env) {
+    if (!entry.is_string()) continue;
+    const std::string& text = entry.get_ref<const std::string&>();
+    const size_t equals = text.find('=');
+    if (equals == std::string::npos) continue;
+    const std::string_view name(text.data(), equals);
+    const std::string value = text.substr(equals + 1);
+    for (std::string_view variable : kCidrVariables) {
+      if (name != variable) continue;
+      if (cidr && cidr->second != value) {
+        return makeError(ErrorCode::InvalidRequest,
+                         fmt::format("{}={} and {}={} name different networks", cidr->first,
+                                     cidr->second, name, value));
+      }
+      cidr = std::pair(std::string(name), value);
+    }
+    if (name == kIpVariable) ipText = value;
+  }
+  if (!cidr) {
+    if (ipText) {
+      return makeError(ErrorCode::InvalidRequest,
+                       "OVSPLANE_IP is set but OVSPLANE_CIDR is not: say which network");
+    }
+    return std::optional<NetworkRequest>();
+  }
+  auto subnet = ipam::Subnet::parse(cidr->second);
+  if (!subnet) {
+    return makeError(ErrorCode::InvalidRequest,
+                     fmt::format("{}: {}", cidr->first, subnet.error().message));
+  }
+  NetworkRequest request{*subnet, cidr->first, std::nullopt, std::nullopt};
+  if (ipText) {
+    auto ip = ipam::Ipv4Address::parse(*ipText);
+    if (!ip) {
+      return makeError(ErrorCode::InvalidRequest,
+                       fmt::format("OVSPLANE_IP: {}", ip.error().message));
+    }
+    request.ip = *ip;
+  }
+  if (const auto* mac = find(body, "MacAddress"); !isUnset(mac)) {
+    if (!mac->is_string() || !validMac(mac->get<std::string>())) {
+      return makeError(
+          ErrorCode::InvalidRequest,
+          fmt::format("MacAddress {} is not a unicast MAC like 02:42:0a:00:06:02", mac->dump()));
+    }
+    request.macAddress = mac->get<std::string>();
+  }
+  return std::optional<NetworkRequest>(std::move(request));
+}
+
+Result<void> checkRewritable(const nlohmann::json& body) {
+  const nlohmann::json* hostConfig = find(body, "HostConfig");
+  const nlohmann::json empty = nlohmann::json::object();
+  const nlohmann::json& hc = hostConfig != nullptr && hostConfig->is_object() ? *hostConfig : empty;
+  if (!isUnset(find(body, "ExposedPorts")) || !isUnset(find(hc, "PortBindings")) ||
+      !isUnset(find(hc, "PublishAllPorts"))) {
+    return makeError(ErrorCode::InvalidRequest,
+                     "port publishing (-p, -P, --expose) cannot be combined with an ovsplane "
+                     "network: the container is reachable on its overlay address instead");
+  }
+  if (!isUnset(find(hc, "Links"))) {
+    return makeError(ErrorCode::InvalidRequest,
+                     "--link cannot be combined with an ovsplane network: containers on one CIDR "
+                     "reach each other by address");
+  }
+  if (const auto* mode = find(hc, "NetworkMode");
+      !isUnset(mode) && mode->is_string() && *mode != "default" && *mode != "bridge") {
+    return makeError(ErrorCode::InvalidRequest,
+                     fmt::format("--network={} cannot be combined with an ovsplane network",
+                                 mode->get<std::string>()));
+  }
+  return {};
+}
+
+Result<MovedSettings> rewriteForNetworkContainer(nlohmann::json& body,
+                                                 const std::string& networkContainerId,
+                                                 const nlohmann::json& labels) {
+  if (auto ok = checkRewritable(body); !ok) {
+    return std::unexpected(ok.error());
+  }
+  MovedSettings moved;
+  auto take = [](nlohmann::json& object, const char* key) {
+    nlohmann::json value;
+    if (object.is_object() && object.contains(key)) {
+      value = std::move(object[key]);
+      object.erase(key);
+    }
+    return value;
+  };
+  moved.hostname = take(body, "Hostname");
+  moved.domainname = take(body, "Domainname");
+  take(body, "MacAddress");  // used for the veth (readNetworkRequest), refused by Docker here
+  take(body, "ExposedPorts");
+  if (!body.contains("HostConfig") || !body["HostConfig"].is_object()) {
+    body["HostConfig"] = nlohmann::json::object();
+  }
+  nlohmann::json& hostConfig = body["HostConfig"];
+  moved.dns = take(hostConfig, "Dns");
+  moved.dnsOptions = take(hostConfig, "DnsOptions");
+  moved.dnsSearch = take(hostConfig, "DnsSearch");
+  moved.extraHosts = take(hostConfig, "ExtraHosts");
+  take(hostConfig, "PortBindings");
+  take(hostConfig, "PublishAllPorts");
+  take(hostConfig, "Links");
+  hostConfig["NetworkMode"] = "container:" + networkContainerId;
+  // Endpoint settings for the default network would be refused with container mode too.
+  if (body.contains("NetworkingConfig")) body.erase("NetworkingConfig");
+  if (!body.contains("Labels") || !body["Labels"].is_object()) {
+    body["Labels"] = nlohmann::json::object();
+  }
+  for (const auto& [key, value] : labels.items()) body["Labels"][key] = value;
+  return moved;
+}
+
+}  // namespace ovsplane::netdrv

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "ipam/ipv4.h"
+#include "netdrv/error.h"
+
+namespace ovsplane::netdrv {
+
+/** What a container create body asks of ovsplane, read from its Env. */
+struct NetworkRequest {
+  ipam::Subnet subnet;                    ///< from OVSPLANE_CIDR or SOCKETPLANE_CIDR
+  std::string cidrVariable;               ///< which variable named it
+  std::optional<ipam::Ipv4Address> ip;    ///< OVSPLANE_IP, when given
+  std::optional<std::string> macAddress;  ///< the body's MacAddress, when given (honoured)
+};
+
+/**
+ * Reads the request from a Docker create body (`Env` entries "NAME=value"). nullopt when the
+ * body asks for no ovsplane network. Errors (InvalidRequest, messages fit for the docker CLI):
+ * a bad CIDR or IP, OVSPLANE_CIDR and SOCKETPLANE_CIDR naming different networks, a bad MAC.
+ */
+Result<std::optional<NetworkRequest>> readNetworkRequest(const nlohmann::json& body);
+
+/** The settings Docker refuses together with `container:` network mode that ovsplane moves to
+ *  the network-only container instead. */
+struct MovedSettings {
+  nlohmann::json hostname;    ///< string or null
+  nlohmann::json domainname;  ///< string or null
+  nlohmann::json dns;         ///< HostConfig.Dns / DnsOptions / DnsSearch / ExtraHosts (or null)
+  nlohmann::json dnsOptions;
+  nlohmann::json dnsSearch;
+  nlohmann::json extraHosts;
+};
+
+/**
+ * Rewrites a create body in place for `container:<networkContainerId>` networking: sets
+ * HostConfig.NetworkMode, removes what Docker would refuse with that mode, returns the settings
+ * to move to the network-only container, and adds `labels` to Labels. Every other field stays as
+ * it was. Errors (InvalidRequest): port publishing (ExposedPorts, PortBindings, PublishAllPorts)
+ * or Links, which cannot work with a shared network namespace.
+ */
+Result<MovedSettings> rewriteForNetworkContainer(nlohmann::json& body,
+                                                 const std::string& networkContainerId,
+                                                 const nlohmann::json& labels);
+
+/** Checks a body for what rewriteForNetworkContainer() would refuse, without changing it. */
+Result<void> checkRewritable(const nlohmann::json& body);
+
+}  // namespace ovsplane::netdrv

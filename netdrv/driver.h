@@ -1,0 +1,122 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ipam/allocator.h"
+#include "netdrv/error.h"
+#include "netdrv/netlink.h"
+#include "netdrv/seams.h"
+#include "ovsdb/switch.h"
+
+namespace ovsplane::netdrv {
+
+/** Labels ovsplane puts on containers. */
+namespace labels {
+inline constexpr const char* kRole = "ovsplane.role";          ///< "network" (network-only)
+inline constexpr const char* kEndpoint = "ovsplane.endpoint";  ///< on both containers
+inline constexpr const char* kNetwork = "ovsplane.network";    ///< the CIDR (network-only)
+inline constexpr const char* kIp = "ovsplane.ip";              ///< (network-only)
+inline constexpr const char* kMac = "ovsplane.mac";            ///< (network-only)
+inline constexpr const char* kApp = "ovsplane.app";  ///< app container's name (network-only)
+}  // namespace labels
+
+struct DriverConfig {
+  std::string hostName;  ///< recorded with every address this host allocates
+  ovsdb::DatapathType datapath = ovsdb::DatapathType::System;
+  uint32_t overlayMtu = 1450;  ///< underlay MTU - 50 (VXLAN over IPv4)
+  /** Wait this long for ovs-vswitchd to apply each attach (0: do not wait). */
+  std::chrono::milliseconds applyTimeout{0};
+  std::string networkContainerPrefix = "ovsplane-net-";
+};
+
+/** Everything the driver talks to; each is a seam tests may replace. */
+struct DriverDependencies {
+  ipam::StorePtr addresses;
+  std::shared_ptr<NetworkCatalog> catalog;
+  std::shared_ptr<SwitchControl> ovs;
+  std::shared_ptr<ContainerRuntime> runtime;
+  NetlinkPtr netlink;
+};
+
+/** One container attached to an ovsplane network on this host. */
+struct Endpoint {
+  std::string id;  ///< endpoint id: owner of the address, label on both containers
+  ipam::Subnet subnet;
+  uint32_t vni = 0;
+  ipam::Ipv4Address ip;
+  std::string mac;
+  std::string networkContainerId;
+  std::string hostVeth;
+  std::string appName;  ///< as given to create (may be empty)
+  std::string appId;    ///< known after commit()
+  pid_t wiredPid = 0;   ///< the network-only container's pid when it was last wired
+};
+
+/**
+ * The network driver: turns "attach this container create request to CIDR X" into a wired
+ * network-only container (address, veth, OVS port, VXLAN tunnels), and back. Every attach step
+ * registers its undo; a failure rolls back all that was done. commit/rollback/ensureWired/detach
+ * are idempotent. Thread-safe: attaches of different containers run concurrently.
+ */
+class Driver {
+ public:
+  Driver(DriverConfig config, DriverDependencies dependencies);
+
+  struct Attached {
+    nlohmann::json body;     ///< the create body, rewritten for container:<id> networking
+    std::string endpointId;  ///< pass to commit() or rollback()
+  };
+
+  /**
+   * Attaches the container a Docker create body describes. nullopt when the body asks for no
+   * ovsplane network (pass it on unchanged). Errors: InvalidRequest (bad CIDR/IP, port
+   * publishing, links, another network mode), Conflict (address taken, network exhausted),
+   * Unavailable (dockerd, OVSDB, netlink) — with nothing left behind.
+   */
+  Result<std::optional<Attached>> attach(const nlohmann::json& createBody,
+                                         const std::string& appName);
+
+  /** Docker created app container `appId` for the attach `endpointId`. */
+  Result<void> commit(const std::string& endpointId, const std::string& appId);
+
+  /** Docker refused the create: undoes the attach. Unknown endpoints are success. */
+  Result<void> rollback(const std::string& endpointId);
+
+  /**
+   * The app container `appRef` (id, id prefix or name, as the user typed it) was started: makes
+   * sure its network-only container runs and is wired (it may have a new namespace). Containers
+   * ovsplane does not know are success.
+   */
+  Result<void> ensureWired(const std::string& appRef);
+
+  /** The app container was removed: removes its port, veth, network-only container and
+   *  address. Unknown containers are success; a partial failure is reported and a retry
+   *  finishes the job. */
+  Result<void> detach(const std::string& appRef);
+
+  /** The endpoints this driver knows (attached, committed or not). */
+  std::vector<Endpoint> endpoints() const;
+
+ private:
+  std::optional<Endpoint> findEndpoint(const std::string& appRef) const;
+  std::optional<Endpoint> recoverEndpoint(const std::string& appRef);
+  Result<void> wire(Endpoint& endpoint, pid_t pid);
+  Result<void> teardown(const Endpoint& endpoint);
+
+  DriverConfig config_;
+  DriverDependencies deps_;
+  ipam::Allocator allocator_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Endpoint> endpoints_;  // by endpoint id; guarded by mutex_
+};
+
+}  // namespace ovsplane::netdrv

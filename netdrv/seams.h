@@ -1,0 +1,95 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ipam/ipv4.h"
+#include "netdrv/error.h"
+#include "ovsdb/switch.h"
+
+namespace ovsplane::netdrv {
+
+/** A container as the driver needs to see it. */
+struct RuntimeContainer {
+  std::string id;
+  std::string name;
+  bool running = false;
+  pid_t pid = 0;  ///< 0 when not running
+  std::map<std::string, std::string> labels;
+};
+
+/** The container engine (dockerd), as far as the driver uses it. Implementations are
+ *  thread-safe. */
+class ContainerRuntime {
+ public:
+  virtual ~ContainerRuntime() = default;
+  /** Creates a container from a Docker create body; returns its id. */
+  virtual Result<std::string> create(const nlohmann::json& body, const std::string& name) = 0;
+  virtual Result<void> start(const std::string& id) = 0;  ///< already running is success
+  /** NotFound when there is no such container. */
+  virtual Result<RuntimeContainer> inspect(const std::string& idOrName) = 0;
+  virtual Result<void> remove(const std::string& id) = 0;  ///< forced; missing is success
+  /** Every container (running or not) carrying all of `labels`. */
+  virtual Result<std::vector<RuntimeContainer>> list(
+      const std::map<std::string, std::string>& labels) = 0;
+  /** Makes sure the network-only containers' image exists (imported locally, never pulled);
+   *  returns its reference. */
+  virtual Result<std::string> ensurePauseImage() = 0;
+};
+
+/** Open vSwitch configuration, as far as the driver uses it (ovsdb::Switch in production). */
+class SwitchControl {
+ public:
+  virtual ~SwitchControl() = default;
+  /** One transaction; returns the next_cfg to wait for. */
+  virtual Result<int64_t> apply(const ovsdb::SwitchChanges& changes) = 0;
+  virtual Result<void> waitApplied(int64_t nextCfg, std::chrono::milliseconds timeout) = 0;
+};
+
+/** A network's cluster-wide identity. */
+struct NetworkInfo {
+  ipam::Subnet subnet;
+  uint32_t vni = 0;
+};
+
+/** Another host of the cluster: where its tunnels end. */
+struct PeerHost {
+  std::string name;
+  std::string vtepIp;
+};
+
+/** Networks and hosts of the cluster (the state database in production). */
+class NetworkCatalog {
+ public:
+  virtual ~NetworkCatalog() = default;
+  /** The network of `subnet`, created on first use. InvalidRequest when it exists with another
+   *  gateway. */
+  virtual Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet) = 0;
+  /** Every other host (tunnel endpoints). */
+  virtual Result<std::vector<PeerHost>> peers() = 0;
+};
+
+/** ovsdb::Switch as SwitchControl. */
+std::shared_ptr<SwitchControl> makeOvsSwitchControl(std::shared_ptr<ovsdb::Switch> sw);
+
+}  // namespace ovsplane::netdrv
+
+namespace ovsplane::ovsdb {
+class StateStore;
+}
+
+namespace ovsplane::netdrv {
+
+/** The state database as NetworkCatalog; `selfName` is left out of peers(). */
+std::shared_ptr<NetworkCatalog> makeStateCatalog(std::shared_ptr<ovsdb::StateStore> store,
+                                                 std::string selfName);
+
+}  // namespace ovsplane::netdrv

@@ -1,0 +1,311 @@
+// unit: the driver's orchestration and rollback, with test doubles at its seams (Docker,
+// netlink, OVS, the catalog) and the real allocator over a MemoryStore.
+#include "netdrv/driver.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "ipam/memory_store.h"
+#include "netdrv/create_body.h"
+#include "netdrv/naming.h"
+#include "tests/netdrv/fakes.h"
+
+namespace ovsplane::netdrv {
+namespace {
+
+using testing::FakeCatalog;
+using testing::FakeNetlink;
+using testing::FakeRuntime;
+using testing::FakeSwitch;
+
+/** The create body the docker CLI 28 sent through the original Powerstrip (fixture 001). */
+nlohmann::json capturedCreateBody() {
+  std::ifstream in(std::string(OVSPLANE_TEST_FIXTURES) +
+                   "/powerstrip/001-pre-hook-POST-v1.41-containers-create.json");
+  const auto hook = nlohmann::json::parse(in);
+  return nlohmann::json::parse(hook.at("ClientRequest").at("Body").get<std::string>());
+}
+
+nlohmann::json bodyWithEnv(std::vector<std::string> env) {
+  return {{"Image", "busybox"},
+          {"Env", env},
+          {"Cmd", {"sleep", "1d"}},
+          {"HostConfig", nlohmann::json::object()}};
+}
+
+class DriverTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<ipam::MemoryStore> store_ = std::make_shared<ipam::MemoryStore>();
+  std::shared_ptr<FakeCatalog> catalog_ = std::make_shared<FakeCatalog>();
+  std::shared_ptr<FakeSwitch> ovs_ = std::make_shared<FakeSwitch>();
+  std::shared_ptr<FakeRuntime> runtime_ = std::make_shared<FakeRuntime>();
+  std::shared_ptr<FakeNetlink> netlink_ = std::make_shared<FakeNetlink>();
+  DriverConfig config_{.hostName = "h1",
+                       .datapath = ovsdb::DatapathType::Netdev,
+                       .overlayMtu = 1450,
+                       .applyTimeout = std::chrono::milliseconds(1000),
+                       .networkContainerPrefix = "ovsplane-net-"};
+  std::unique_ptr<Driver> driver_ = makeDriver();
+
+  std::unique_ptr<Driver> makeDriver() {
+    return std::make_unique<Driver>(config_,
+                                    DriverDependencies{store_, catalog_, ovs_, runtime_, netlink_});
+  }
+  size_t leases(const char* cidr) {
+    return store_->leases(*ipam::Subnet::parse(cidr)).value().size();
+  }
+  /** Nothing of an attach is left anywhere. */
+  void expectNothingLeft(const char* cidr) {
+    EXPECT_EQ(leases(cidr), 0U);
+    EXPECT_TRUE(runtime_->containers.empty());
+    EXPECT_TRUE(netlink_->links.empty());
+    EXPECT_EQ(ovs_->accessPorts(), 0U);
+    EXPECT_TRUE(driver_->endpoints().empty());
+  }
+};
+
+TEST_F(DriverTest, AttachWiresANetworkOnlyContainerAndRewritesTheBody) {
+  catalog_->peerHosts = {{"h2", "192.168.77.2"}, {"h3", "192.168.77.3"}};
+  const nlohmann::json original = capturedCreateBody();
+  auto attached = driver_->attach(original, "ps-a");
+  ASSERT_TRUE(attached.has_value()) << attached.error().message;
+  ASSERT_TRUE(attached->has_value());
+  const auto& body = (*attached)->body;
+
+  // One network-only container, running the pause image, labelled, named after the app.
+  ASSERT_EQ(runtime_->containers.size(), 1U);
+  const auto& [netId, net] = *runtime_->containers.begin();
+  EXPECT_EQ(net.info.name, "ovsplane-net-ps-a");
+  EXPECT_TRUE(net.info.running);
+  EXPECT_EQ(net.body["Image"], "ovsplane/pause:1");
+  EXPECT_EQ(net.body["HostConfig"]["NetworkMode"], "none");
+  EXPECT_EQ(net.info.labels.at(labels::kRole), "network");
+  EXPECT_EQ(net.info.labels.at(labels::kNetwork), "10.0.6.1/24");
+  EXPECT_EQ(net.info.labels.at(labels::kIp), "10.0.6.2");
+  EXPECT_EQ(net.info.labels.at(labels::kApp), "ps-a");
+
+  // The app body: container networking, our label, every other field as it was.
+  EXPECT_EQ(body["HostConfig"]["NetworkMode"], "container:" + netId);
+  EXPECT_EQ(body["Labels"][labels::kEndpoint], (*attached)->endpointId);
+  EXPECT_EQ(body["Labels"]["ps-peer"], "1");
+  EXPECT_FALSE(body.contains("Hostname"));
+  EXPECT_FALSE(body.contains("NetworkingConfig"));
+  EXPECT_FALSE(body["HostConfig"].contains("PortBindings"));
+  for (const char* key : {"Env", "Cmd", "Image", "AttachStdout", "Volumes", "Entrypoint"}) {
+    EXPECT_EQ(body[key], original[key]) << key;
+  }
+  for (const char* key : {"RestartPolicy", "LogConfig", "ShmSize", "MemorySwappiness", "Devices"}) {
+    EXPECT_EQ(body["HostConfig"][key], original["HostConfig"][key]) << key;
+  }
+
+  // The veth into the pause process's namespace, configured for the userspace datapath.
+  ASSERT_EQ(netlink_->links.size(), 1U);
+  const auto& [veth, wired] = *netlink_->links.begin();
+  EXPECT_EQ(wired.second, "/proc/" + std::to_string(net.info.pid) + "/ns/net");
+  EXPECT_EQ(wired.first.address.toString(), "10.0.6.2");
+  EXPECT_EQ(wired.first.prefixLength, 24);
+  EXPECT_EQ(wired.first.gateway->toString(), "10.0.6.1");
+  EXPECT_EQ(wired.first.mtu, 1450U);
+  EXPECT_TRUE(wired.first.disableTxChecksum);
+
+  // One OVS transaction: the network's bridge, a tunnel per peer, the access port.
+  EXPECT_EQ(ovs_->transactions, 1);
+  EXPECT_TRUE(ovs_->bridges.contains("ovpbr4096"));
+  ASSERT_TRUE(ovs_->ports.contains(veth));
+  EXPECT_EQ(ovs_->ports.at(veth).externalIds.at("ovsplane-ip"), "10.0.6.2");
+  const auto tunnel = ovs_->ports.at(tunnelPortName(4096, "192.168.77.2"));
+  EXPECT_EQ(tunnel.type, "vxlan");
+  EXPECT_TRUE(tunnel.isProtected);
+  EXPECT_EQ(tunnel.options.at("key"), "4096");
+  EXPECT_EQ(ovs_->ports.size(), 3U);
+  EXPECT_EQ(leases("10.0.6.0/24"), 1U);
+}
+
+TEST_F(DriverTest, BodiesWithoutACidrPassThrough) {
+  auto attached = driver_->attach(bodyWithEnv({"PATH=/bin", "FOO=bar"}), "x");
+  ASSERT_TRUE(attached.has_value());
+  EXPECT_FALSE(attached->has_value());
+  auto noEnv = driver_->attach(nlohmann::json{{"Image", "busybox"}}, "");
+  ASSERT_TRUE(noEnv.has_value());
+  EXPECT_FALSE(noEnv->has_value());
+  expectNothingLeft("10.0.6.0/24");
+}
+
+TEST_F(DriverTest, LegacyVariableRequestedIpMacAndMovedSettings) {
+  auto body = bodyWithEnv({"SOCKETPLANE_CIDR=10.0.7.1/24", "OVSPLANE_IP=10.0.7.42"});
+  body["Hostname"] = "web";
+  body["Domainname"] = "example.test";
+  body["MacAddress"] = "02:42:0a:00:07:2a";
+  body["HostConfig"]["Dns"] = {"10.0.7.53"};
+  body["HostConfig"]["DnsSearch"] = {"example.test"};
+  body["HostConfig"]["ExtraHosts"] = {"db:10.0.7.9"};
+  auto attached = driver_->attach(body, "");
+  ASSERT_TRUE(attached.has_value()) << attached.error().message;
+  const auto& net = runtime_->containers.begin()->second;
+  EXPECT_EQ(net.body["Hostname"], "web");
+  EXPECT_EQ(net.body["Domainname"], "example.test");
+  EXPECT_EQ(net.body["HostConfig"]["Dns"], nlohmann::json({"10.0.7.53"}));
+  EXPECT_EQ(net.body["HostConfig"]["DnsSearch"], nlohmann::json({"example.test"}));
+  EXPECT_EQ(net.body["HostConfig"]["ExtraHosts"], nlohmann::json({"db:10.0.7.9"}));
+  EXPECT_TRUE(net.info.name.starts_with("ovsplane-net-"));  // unnamed app: endpoint id
+  const auto& app = (*attached)->body;
+  for (const char* key : {"Hostname", "Domainname", "MacAddress"}) EXPECT_FALSE(app.contains(key));
+  for (const char* key : {"Dns", "DnsSearch", "ExtraHosts"}) {
+    EXPECT_FALSE(app["HostConfig"].contains(key));
+  }
+  const auto& spec = netlink_->links.begin()->second.first;
+  EXPECT_EQ(spec.address.toString(), "10.0.7.42");
+  EXPECT_EQ(endpointNames("x").macString().size(), 17U);
+  EXPECT_EQ(spec.mac, parseMac("02:42:0a:00:07:2a").value());
+}
+
+TEST_F(DriverTest, UserErrorsAreClearAndAllocateNothing) {
+  struct Case {
+    nlohmann::json body;
+    ErrorCode code;
+    std::string part;
+  };
+  auto withPorts = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  withPorts["HostConfig"]["PortBindings"] = {{"80/tcp", {{{"HostPort", "8080"}}}}};
+  withPorts["ExposedPorts"] = {{"80/tcp", nlohmann::json::object()}};
+  auto withLinks = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  withLinks["HostConfig"]["Links"] = {"db:db"};
+  auto withNet = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  withNet["HostConfig"]["NetworkMode"] = "host";
+  auto badMac = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  badMac["MacAddress"] = "01:00:5e:00:00:01";
+  const std::vector<Case> cases = {
+      {bodyWithEnv({"OVSPLANE_CIDR=10.0.6.300/24"}), ErrorCode::InvalidRequest, "OVSPLANE_CIDR"},
+      {bodyWithEnv({"OVSPLANE_CIDR=fd00::/64"}), ErrorCode::InvalidRequest, "IPv6"},
+      {bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24", "SOCKETPLANE_CIDR=10.0.9.1/24"}),
+       ErrorCode::InvalidRequest, "different networks"},
+      {bodyWithEnv({"OVSPLANE_IP=10.0.6.9"}), ErrorCode::InvalidRequest, "OVSPLANE_CIDR"},
+      {bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24", "OVSPLANE_IP=10.0.9.9"}),
+       ErrorCode::InvalidRequest, "outside"},
+      {bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24", "OVSPLANE_IP=10.0.6.1"}),
+       ErrorCode::InvalidRequest, "gateway"},
+      {withPorts, ErrorCode::InvalidRequest, "port publishing"},
+      {withLinks, ErrorCode::InvalidRequest, "--link"},
+      {withNet, ErrorCode::InvalidRequest, "--network=host"},
+      {badMac, ErrorCode::InvalidRequest, "unicast"},
+  };
+  for (const Case& c : cases) {
+    auto attached = driver_->attach(c.body, "x");
+    ASSERT_FALSE(attached.has_value()) << c.body.dump();
+    EXPECT_EQ(attached.error().code, c.code) << attached.error().message;
+    EXPECT_NE(attached.error().message.find(c.part), std::string::npos) << attached.error().message;
+    expectNothingLeft("10.0.6.0/24");
+  }
+}
+
+TEST_F(DriverTest, TakenAndExhaustedAddressesAreConflicts) {
+  auto first =
+      driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.8.1/30", "OVSPLANE_IP=10.0.8.2"}), "a");
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  auto taken =
+      driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.8.1/30", "OVSPLANE_IP=10.0.8.2"}), "b");
+  ASSERT_FALSE(taken.has_value());
+  EXPECT_EQ(taken.error().code, ErrorCode::Conflict);
+  EXPECT_NE(taken.error().message.find("taken"), std::string::npos);
+  auto full = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.8.1/30"}), "c");
+  ASSERT_FALSE(full.has_value());
+  EXPECT_EQ(full.error().code, ErrorCode::Conflict);
+  EXPECT_NE(full.error().message.find("exhausted"), std::string::npos);
+  EXPECT_EQ(runtime_->containers.size(), 1U);  // only the first one's
+}
+
+TEST_F(DriverTest, EveryFailingStepRollsBackEverything) {
+  catalog_->peerHosts = {{"h2", "192.168.77.2"}};
+  for (const char* step : {"ensureNetwork", "ensurePauseImage", "create", "start", "inspect",
+                           "wire", "peers", "apply", "waitApplied"}) {
+    SCOPED_TRACE(step);
+    for (auto* fakes : std::initializer_list<testing::FailureSwitch*>{
+             runtime_.get(), netlink_.get(), ovs_.get(), catalog_.get()}) {
+      fakes->clear();
+      fakes->failOn(step);
+    }
+    auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+    ASSERT_FALSE(attached.has_value());
+    EXPECT_EQ(attached.error().code, ErrorCode::Unavailable);
+    EXPECT_NE(attached.error().message.find(step), std::string::npos) << attached.error().message;
+    for (auto* fakes : std::initializer_list<testing::FailureSwitch*>{
+             runtime_.get(), netlink_.get(), ovs_.get(), catalog_.get()}) {
+      fakes->clear();
+    }
+    expectNothingLeft("10.0.6.0/24");
+  }
+  // And the same request works once nothing fails.
+  EXPECT_TRUE(driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app").has_value());
+}
+
+TEST_F(DriverTest, RollbackAfterDockerRefusedTheCreate) {
+  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+  ASSERT_TRUE(attached.has_value());
+  ASSERT_TRUE(driver_->rollback((*attached)->endpointId).has_value());
+  expectNothingLeft("10.0.6.0/24");
+  EXPECT_TRUE(driver_->rollback((*attached)->endpointId).has_value());  // idempotent
+  EXPECT_FALSE(driver_->commit((*attached)->endpointId, "abc").has_value());
+}
+
+TEST_F(DriverTest, CommitThenDetachByNameOrIdReleasesEverything) {
+  for (const std::string ref : {"app", "abcdef012345"}) {
+    auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+    ASSERT_TRUE(attached.has_value()) << attached.error().message;
+    ASSERT_TRUE(driver_->commit((*attached)->endpointId, "abcdef0123456789").has_value());
+    ASSERT_TRUE(driver_->detach(ref).has_value());
+    expectNothingLeft("10.0.6.0/24");
+    EXPECT_TRUE(driver_->detach(ref).has_value());  // idempotent
+  }
+  EXPECT_TRUE(driver_->detach("never-heard-of-it").has_value());
+}
+
+TEST_F(DriverTest, DetachAfterARestartFindsTheNetworkContainerByLabel) {
+  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+  ASSERT_TRUE(attached.has_value());
+  driver_ = makeDriver();  // ovsplane restarted: the driver remembers nothing
+  ASSERT_TRUE(driver_->detach("app").has_value());
+  expectNothingLeft("10.0.6.0/24");
+}
+
+TEST_F(DriverTest, EnsureWiredRewiresAfterTheNetworkContainerRestarted) {
+  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+  ASSERT_TRUE(attached.has_value());
+  ASSERT_TRUE(driver_->commit((*attached)->endpointId, "feedface00112233").has_value());
+  EXPECT_EQ(netlink_->wireCalls, 1);
+  ASSERT_TRUE(driver_->ensureWired("app").has_value());
+  EXPECT_EQ(netlink_->wireCalls, 1);  // same namespace: nothing to do
+
+  const std::string netId = runtime_->containers.begin()->first;
+  runtime_->stop(netId);
+  ASSERT_TRUE(driver_->ensureWired("feedface").has_value());
+  EXPECT_EQ(netlink_->wireCalls, 2);
+  const auto pid = runtime_->containers.at(netId).info.pid;
+  EXPECT_GT(pid, 0);
+  EXPECT_EQ(netlink_->links.begin()->second.second, "/proc/" + std::to_string(pid) + "/ns/net");
+  EXPECT_EQ(leases("10.0.6.0/24"), 1U);  // the same address
+  EXPECT_TRUE(driver_->ensureWired("unknown-container").has_value());
+}
+
+TEST_F(DriverTest, ConcurrentAttachesGetDistinctAddresses) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}),
+                                        "app" + std::to_string(t) + "-" + std::to_string(i));
+        if (!attached) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(leases("10.0.6.0/24"), 100U);
+  EXPECT_EQ(netlink_->links.size(), 100U);
+  EXPECT_EQ(ovs_->accessPorts(), 100U);
+}
+
+}  // namespace
+}  // namespace ovsplane::netdrv

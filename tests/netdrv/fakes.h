@@ -1,0 +1,202 @@
+#pragma once
+// Test doubles for the driver's seams: in-memory, with a failure switch per operation.
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "netdrv/netlink.h"
+#include "netdrv/seams.h"
+
+namespace ovsplane::netdrv::testing {
+
+/** Operations named here fail with ErrorCode::Unavailable ("<op> failed (injected)"). */
+class FailureSwitch {
+ public:
+  void failOn(std::string op) { failing_.insert(std::move(op)); }
+  void clear() { failing_.clear(); }
+  std::unexpected<Error> failure(const std::string& op) const {
+    return makeError(ErrorCode::Unavailable, op + " failed (injected)");
+  }
+  bool fails(const std::string& op) const { return failing_.contains(op); }
+
+ private:
+  std::set<std::string> failing_;
+};
+
+class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
+ public:
+  struct Container {
+    RuntimeContainer info;
+    nlohmann::json body;
+  };
+  std::map<std::string, Container> containers;  // by id
+  int nextPid = 1000;
+  mutable std::mutex mutex;
+
+  Result<std::string> create(const nlohmann::json& body, const std::string& name) override {
+    if (fails("create")) return failure("create");
+    std::scoped_lock lock(mutex);
+    for (const auto& [id, c] : containers) {
+      if (!name.empty() && c.info.name == name) {
+        return makeError(ErrorCode::Conflict, "name " + name + " is in use");
+      }
+    }
+    const std::string id = "c" + std::to_string(containers.size() + 1) + std::string(60, '0');
+    RuntimeContainer info{id, name, false, 0, {}};
+    if (body.contains("Labels")) {
+      for (const auto& [k, v] : body["Labels"].items()) info.labels[k] = v.get<std::string>();
+    }
+    containers[id] = Container{info, body};
+    return id;
+  }
+  Result<void> start(const std::string& id) override {
+    if (fails("start")) return failure("start");
+    std::scoped_lock lock(mutex);
+    auto it = containers.find(id);
+    if (it == containers.end()) return makeError(ErrorCode::NotFound, "no container " + id);
+    if (!it->second.info.running) {
+      it->second.info.running = true;
+      it->second.info.pid = nextPid++;
+    }
+    return {};
+  }
+  Result<RuntimeContainer> inspect(const std::string& ref) override {
+    if (fails("inspect")) return failure("inspect");
+    std::scoped_lock lock(mutex);
+    for (const auto& [id, c] : containers) {
+      if (id == ref || c.info.name == ref || (ref.size() >= 4 && id.starts_with(ref))) {
+        return c.info;
+      }
+    }
+    return makeError(ErrorCode::NotFound, "no such container: " + ref);
+  }
+  Result<void> remove(const std::string& id) override {
+    if (fails("remove")) return failure("remove");
+    std::scoped_lock lock(mutex);
+    containers.erase(id);
+    return {};
+  }
+  Result<std::vector<RuntimeContainer>> list(
+      const std::map<std::string, std::string>& labels) override {
+    std::scoped_lock lock(mutex);
+    std::vector<RuntimeContainer> out;
+    for (const auto& [id, c] : containers) {
+      bool all = true;
+      for (const auto& [k, v] : labels) {
+        auto it = c.info.labels.find(k);
+        all = all && it != c.info.labels.end() && it->second == v;
+      }
+      if (all) out.push_back(c.info);
+    }
+    return out;
+  }
+  Result<std::string> ensurePauseImage() override {
+    if (fails("ensurePauseImage")) return failure("ensurePauseImage");
+    return std::string("ovsplane/pause:1");
+  }
+  /** Simulates the network-only container restarting with a new namespace. */
+  void restart(const std::string& id) {
+    std::scoped_lock lock(mutex);
+    containers[id].info.running = true;
+    containers[id].info.pid = nextPid++;
+  }
+  void stop(const std::string& id) {
+    std::scoped_lock lock(mutex);
+    containers[id].info.running = false;
+    containers[id].info.pid = 0;
+  }
+};
+
+class FakeNetlink final : public Netlink, public FailureSwitch {
+ public:
+  std::map<std::string, std::pair<VethSpec, std::string>> links;  // host end -> spec, namespace
+  int wireCalls = 0;
+  std::mutex mutex;
+
+  Result<void> wireContainer(const VethSpec& spec, const NamespaceRef& ns) override {
+    if (fails("wire")) return failure("wire");
+    std::scoped_lock lock(mutex);
+    ++wireCalls;
+    links[spec.hostName] = {spec, ns.path()};
+    return {};
+  }
+  Result<void> deleteLink(std::string_view name) override {
+    if (fails("deleteLink")) return failure("deleteLink");
+    std::scoped_lock lock(mutex);
+    links.erase(std::string(name));
+    return {};
+  }
+  Result<bool> linkExists(std::string_view name) override {
+    std::scoped_lock lock(mutex);
+    return links.contains(std::string(name));
+  }
+  Result<uint32_t> linkMtu(std::string_view) override { return 1500U; }
+};
+
+class FakeSwitch final : public SwitchControl, public FailureSwitch {
+ public:
+  std::set<std::string> bridges;
+  std::map<std::string, ovsdb::PortSpec> ports;  // by name
+  int transactions = 0;
+  std::mutex mutex;
+
+  Result<int64_t> apply(const ovsdb::SwitchChanges& changes) override {
+    if (fails("apply")) return failure("apply");
+    std::scoped_lock lock(mutex);
+    ++transactions;
+    for (const auto& op : changes.ops()) {
+      switch (op.kind) {
+        case ovsdb::SwitchChanges::Kind::EnsureBridge:
+          bridges.insert(op.bridge.name);
+          break;
+        case ovsdb::SwitchChanges::Kind::DeleteBridge:
+          bridges.erase(op.bridge.name);
+          break;
+        case ovsdb::SwitchChanges::Kind::EnsurePort:
+          if (!bridges.contains(op.port.bridge)) {
+            return makeError(ErrorCode::NotFound, "no bridge " + op.port.bridge);
+          }
+          ports[op.port.name] = op.port;
+          break;
+        case ovsdb::SwitchChanges::Kind::DeletePort:
+          ports.erase(op.port.name);
+          break;
+      }
+    }
+    return transactions;
+  }
+  Result<void> waitApplied(int64_t, std::chrono::milliseconds) override {
+    if (fails("waitApplied")) return failure("waitApplied");
+    return {};
+  }
+  /** Ports other than tunnels (access ports of endpoints). */
+  size_t accessPorts() {
+    std::scoped_lock lock(mutex);
+    size_t n = 0;
+    for (const auto& [name, port] : ports) n += port.type.empty();
+    return n;
+  }
+};
+
+class FakeCatalog final : public NetworkCatalog, public FailureSwitch {
+ public:
+  std::map<std::string, uint32_t> vnis;
+  std::vector<PeerHost> peerHosts;
+  std::mutex mutex;
+
+  Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet) override {
+    if (fails("ensureNetwork")) return failure("ensureNetwork");
+    std::scoped_lock lock(mutex);
+    auto [it, inserted] =
+        vnis.try_emplace(subnet.toString(), 4096 + static_cast<uint32_t>(vnis.size()));
+    return NetworkInfo{subnet, it->second};
+  }
+  Result<std::vector<PeerHost>> peers() override {
+    if (fails("peers")) return failure("peers");
+    return peerHosts;
+  }
+};
+
+}  // namespace ovsplane::netdrv::testing
