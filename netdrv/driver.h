@@ -61,20 +61,32 @@ struct Endpoint {
   pid_t wiredPid = 0;   ///< the network-only container's pid when it was last wired
 };
 
+/** The driver's operations, as the adapter calls them (Driver below; test doubles). */
+class NetworkDriver {
+ public:
+  virtual ~NetworkDriver() = default;
+  struct Attached {
+    nlohmann::json body;     ///< the create body, rewritten for container:<id> networking
+    std::string endpointId;  ///< pass to commit() or rollback()
+  };
+  virtual Result<std::optional<Attached>> attach(const nlohmann::json& createBody,
+                                                 const std::string& appName) = 0;
+  virtual Result<void> commit(const std::string& endpointId, const std::string& appId) = 0;
+  virtual Result<void> rollback(const std::string& endpointId) = 0;
+  virtual Result<void> ensureWired(const std::string& appRef) = 0;
+  virtual Result<void> detach(const std::string& appRef) = 0;
+  virtual std::vector<Endpoint> endpoints() const = 0;
+};
+
 /**
  * The network driver: turns "attach this container create request to CIDR X" into a wired
  * network-only container (address, veth, OVS port, VXLAN tunnels), and back. Every attach step
  * registers its undo; a failure rolls back all that was done. commit/rollback/ensureWired/detach
  * are idempotent. Thread-safe: attaches of different containers run concurrently.
  */
-class Driver {
+class Driver final : public NetworkDriver {
  public:
   Driver(DriverConfig config, DriverDependencies dependencies);
-
-  struct Attached {
-    nlohmann::json body;     ///< the create body, rewritten for container:<id> networking
-    std::string endpointId;  ///< pass to commit() or rollback()
-  };
 
   /**
    * Attaches the container a Docker create body describes. nullopt when the body asks for no
@@ -83,28 +95,28 @@ class Driver {
    * Unavailable (dockerd, OVSDB, netlink) — with nothing left behind.
    */
   Result<std::optional<Attached>> attach(const nlohmann::json& createBody,
-                                         const std::string& appName);
+                                         const std::string& appName) override;
 
   /** Docker created app container `appId` for the attach `endpointId`. */
-  Result<void> commit(const std::string& endpointId, const std::string& appId);
+  Result<void> commit(const std::string& endpointId, const std::string& appId) override;
 
   /** Docker refused the create: undoes the attach. Unknown endpoints are success. */
-  Result<void> rollback(const std::string& endpointId);
+  Result<void> rollback(const std::string& endpointId) override;
 
   /**
    * The app container `appRef` (id, id prefix or name, as the user typed it) was started: makes
    * sure its network-only container runs and is wired (it may have a new namespace). Containers
    * ovsplane does not know are success.
    */
-  Result<void> ensureWired(const std::string& appRef);
+  Result<void> ensureWired(const std::string& appRef) override;
 
   /** The app container was removed: removes its port, veth, network-only container and
    *  address. Unknown containers are success; a partial failure is reported and a retry
    *  finishes the job. */
-  Result<void> detach(const std::string& appRef);
+  Result<void> detach(const std::string& appRef) override;
 
   /** The endpoints this driver knows (attached, committed or not). */
-  std::vector<Endpoint> endpoints() const;
+  std::vector<Endpoint> endpoints() const override;
 
  private:
   std::optional<Endpoint> findEndpoint(const std::string& appRef) const;

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "adapter/hooks.h"
+#include "adapter/metrics.h"
+#include "netdrv/driver.h"
+
+namespace ovsplane::adapter {
+
+/** An HTTP request as the hook service sees it (transport-independent). */
+struct HttpRequestView {
+  std::string_view method;
+  std::string_view target;
+  std::string_view body;
+};
+
+/**
+ * The Powerstrip v1 adapter: maps hooks to driver calls and answers.
+ *  - pre-hook POST /containers/create with a CIDR in Env -> attach; the rewritten body goes back
+ *    as ModifiedClientRequest. Errors users can act on -> non-2xx with {"message":"ovsplane: ..."}
+ *  - post-hook create -> commit (Docker answered 201) or rollback (anything else)
+ *  - post-hook POST /containers/{id}/start -> ensureWired
+ *  - post-hook DELETE /containers/{id} -> detach (Docker's answer is returned either way)
+ *  - everything else passes through unchanged.
+ * Also GET /v1/ping ("pong") and GET /metrics. Thread-safe; handle() never throws.
+ * Pre- and post-hooks of one create are paired by method, target and original body; an attach
+ * whose post-hook never comes is rolled back by expirePending().
+ */
+class HookService {
+ public:
+  HookService(std::shared_ptr<netdrv::NetworkDriver> driver, std::string adapterPath = "/adapter");
+
+  HttpAnswer handle(const HttpRequestView& request);
+
+  /** Rolls back attaches whose post-hook has not come within `age`; returns how many. */
+  size_t expirePending(std::chrono::steady_clock::duration age);
+
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  HttpAnswer handleHook(std::string_view body);
+  HttpAnswer preHook(const Hook& hook);
+  HttpAnswer postHook(const Hook& hook);
+  static std::string pairingKey(const ClientRequest& request);
+
+  struct Pending {
+    std::string endpointId;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  std::shared_ptr<netdrv::NetworkDriver> driver_;
+  std::string adapterPath_;
+  Metrics metrics_;
+  std::mutex mutex_;
+  std::map<std::string, std::deque<Pending>> pending_;  // guarded by mutex_
+};
+
+/** The HTTP status for a driver error (400, 404, 409, 503, 500). */
+unsigned statusFor(netdrv::ErrorCode code);
+
+}  // namespace ovsplane::adapter

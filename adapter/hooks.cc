@@ -1,0 +1,178 @@
+#include "adapter/hooks.h"
+
+#include <fmt/format.h>
+
+namespace ovsplane::adapter {
+namespace {
+
+using Json = nlohmann::json;
+
+std::expected<std::optional<std::string>, std::string> optionalString(const Json& object,
+                                                                      const char* key,
+                                                                      const char* where) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) {
+    return std::unexpected(fmt::format("{}.{} must be a string or null", where, key));
+  }
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+std::expected<std::string, std::string> requiredString(const Json& object, const char* key,
+                                                       const char* where) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) {
+    return std::unexpected(fmt::format("{}.{} must be a string", where, key));
+  }
+  return it->get<std::string>();
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/** %XX decoding; in query strings '+' also means a space. */
+std::string percentDecode(std::string_view text, bool plusIsSpace) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      const int hi = hexValue(text[i + 1]);
+      const int lo = hexValue(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plusIsSpace && text[i] == '+' ? ' ' : text[i]);
+  }
+  return out;
+}
+
+std::string queryValue(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t equals = pair.find('=');
+    if (pair.substr(0, equals) == key) {
+      return equals == std::string_view::npos ? "" : percentDecode(pair.substr(equals + 1), true);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::expected<Hook, std::string> decodeHook(std::string_view text) {
+  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return std::unexpected("hook body is not valid JSON");
+  if (!json.is_object()) return std::unexpected("hook body is not a JSON object");
+  auto version = json.find("PowerstripProtocolVersion");
+  if (version == json.end()) return std::unexpected("PowerstripProtocolVersion is missing");
+  if (!version->is_number_integer() || version->get<int64_t>() != 1) {
+    return std::unexpected(
+        fmt::format("PowerstripProtocolVersion {} is not supported (only 1)", version->dump()));
+  }
+  Hook hook{HookType::Pre, {}, std::nullopt};
+  auto type = json.find("Type");
+  if (type == json.end() || !type->is_string()) return std::unexpected("Type must be a string");
+  if (*type == "pre-hook") {
+    hook.type = HookType::Pre;
+  } else if (*type == "post-hook") {
+    hook.type = HookType::Post;
+  } else {
+    return std::unexpected(fmt::format("Type {} is not pre-hook or post-hook", type->dump()));
+  }
+  auto client = json.find("ClientRequest");
+  if (client == json.end() || !client->is_object()) {
+    return std::unexpected("ClientRequest must be an object");
+  }
+  auto method = requiredString(*client, "Method", "ClientRequest");
+  if (!method) return std::unexpected(method.error());
+  auto request = requiredString(*client, "Request", "ClientRequest");
+  if (!request) return std::unexpected(request.error());
+  auto body = optionalString(*client, "Body", "ClientRequest");
+  if (!body) return std::unexpected(body.error());
+  hook.client = ClientRequest{*method, *request, *body};
+
+  if (hook.type == HookType::Post) {
+    auto server = json.find("ServerResponse");
+    if (server == json.end() || !server->is_object()) {
+      return std::unexpected("a post-hook's ServerResponse must be an object");
+    }
+    auto contentType = optionalString(*server, "ContentType", "ServerResponse");
+    if (!contentType) return std::unexpected(contentType.error());
+    auto serverBody = optionalString(*server, "Body", "ServerResponse");
+    if (!serverBody) return std::unexpected(serverBody.error());
+    auto code = server->find("Code");
+    if (code == server->end() || !code->is_number_integer()) {
+      return std::unexpected("ServerResponse.Code must be an integer");
+    }
+    hook.server = ServerResponse{*contentType, serverBody->value_or(""),
+                                 static_cast<int>(code->get<int64_t>())};
+  }
+  return hook;
+}
+
+std::string encodeModifiedClientRequest(const ClientRequest& request) {
+  Json json = {{"PowerstripProtocolVersion", 1},
+               {"ModifiedClientRequest",
+                {{"Method", request.method},
+                 {"Request", request.request},
+                 {"Body", request.body ? Json(*request.body) : Json(nullptr)}}}};
+  return json.dump();
+}
+
+std::string encodeModifiedServerResponse(const ServerResponse& response) {
+  Json json = {
+      {"PowerstripProtocolVersion", 1},
+      {"ModifiedServerResponse",
+       {{"ContentType", response.contentType ? Json(*response.contentType) : Json(nullptr)},
+        {"Body", response.body},
+        {"Code", response.code}}}};
+  return json.dump();
+}
+
+HttpAnswer errorAnswer(unsigned status, std::string_view message) {
+  return HttpAnswer{status, "application/json",
+                    Json{{"message", fmt::format("ovsplane: {}", message)}}.dump() + "\n"};
+}
+
+RoutedRequest routeRequest(std::string_view method, std::string_view target) {
+  RoutedRequest routed;
+  const size_t question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  const std::string_view query =
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  // Optional API version prefix: /v1.41
+  if (path.size() > 2 && path.starts_with("/v") && (path[2] >= '0' && path[2] <= '9')) {
+    const size_t next = path.find('/', 1);
+    path = next == std::string_view::npos ? std::string_view() : path.substr(next);
+  }
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (!path.starts_with("/containers/")) return routed;
+  std::string_view rest = path.substr(std::string_view("/containers/").size());
+  const size_t slash = rest.find('/');
+  const std::string_view first = rest.substr(0, slash);
+  const std::string_view action =
+      slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  if (first.empty()) return routed;
+  if (method == "POST" && first == "create" && action.empty()) {
+    routed.route = Route::CreateContainer;
+    routed.name = queryValue(query, "name");
+  } else if (method == "POST" && action == "start") {
+    routed.route = Route::StartContainer;
+    routed.container = percentDecode(first, false);
+  } else if (method == "DELETE" && action.empty()) {
+    routed.route = Route::DeleteContainer;
+    routed.container = percentDecode(first, false);
+  }
+  return routed;
+}
+
+}  // namespace ovsplane::adapter

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace ovsplane::adapter {
+
+/** The Docker API request a hook is about (Powerstrip's ClientRequest). */
+struct ClientRequest {
+  std::string method;
+  std::string request;              ///< the raw target, query string included
+  std::optional<std::string> body;  ///< the body as a string; null when not JSON / absent
+};
+
+/** Docker's answer (Powerstrip's ServerResponse), post-hooks only. */
+struct ServerResponse {
+  std::optional<std::string> contentType;  ///< null when Docker sent none (204s)
+  std::string body;
+  int code = 0;
+};
+
+enum class HookType { Pre, Post };
+
+/** One decoded Powerstrip protocol v1 hook. */
+struct Hook {
+  HookType type;
+  ClientRequest client;
+  std::optional<ServerResponse> server;  ///< set for post-hooks
+};
+
+/** What the hook server answers: a status, a content type and a body. */
+struct HttpAnswer {
+  unsigned status = 200;
+  std::string contentType = "application/json";
+  std::string body;
+};
+
+/**
+ * Decodes a hook request body. Errors (the message for a 400 answer): not JSON, not an object,
+ * a PowerstripProtocolVersion other than 1 (named), an unknown Type, missing or mistyped
+ * ClientRequest/ServerResponse fields. Unknown extra fields are ignored.
+ */
+std::expected<Hook, std::string> decodeHook(std::string_view json);
+
+/** {"PowerstripProtocolVersion":1,"ModifiedClientRequest":{...}} */
+std::string encodeModifiedClientRequest(const ClientRequest& request);
+/** {"PowerstripProtocolVersion":1,"ModifiedServerResponse":{...}} */
+std::string encodeModifiedServerResponse(const ServerResponse& response);
+
+/** An error in Docker's shape, {"message":"ovsplane: <message>"}, which the docker CLI prints. */
+HttpAnswer errorAnswer(unsigned status, std::string_view message);
+
+/** The Docker API calls ovsplane acts on. */
+enum class Route { CreateContainer, StartContainer, DeleteContainer, Other };
+
+struct RoutedRequest {
+  Route route = Route::Other;
+  std::string container;  ///< start/delete: the id or name as the user typed it
+  std::string name;       ///< create: the ?name= argument (may be empty)
+};
+
+/** Classifies a Docker API call; versioned (/v1.41/...) and unversioned paths alike. Query
+ *  arguments are percent-decoded. */
+RoutedRequest routeRequest(std::string_view method, std::string_view target);
+
+}  // namespace ovsplane::adapter

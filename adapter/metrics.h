@@ -1,0 +1,40 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace ovsplane::adapter {
+
+/**
+ * The hook server's counters, rendered in Prometheus' text format for GET /metrics.
+ * Thread-safe; counters never reset.
+ */
+class Metrics {
+ public:
+  /** A hook was answered: `type` "pre-hook"/"post-hook"/"invalid", `result` "ok"/"error". */
+  void countHook(const std::string& type, const std::string& route, const std::string& result);
+  /** An attach (pre-hook create with a CIDR) took `elapsed`. */
+  void observeAttach(std::chrono::duration<double> elapsed);
+  /** An error of `kind` (e.g. "attach", "rollback", "ensure_wired", "detach"). */
+  void countError(const std::string& kind);
+
+  /** `addressesByNetwork`: CIDR -> addresses this host holds (a gauge, passed in at render). */
+  std::string render(const std::map<std::string, size_t>& addressesByNetwork) const;
+
+  static constexpr std::array<double, 10> kAttachBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                            0.25,  0.5,  1,     2.5,  5};
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, uint64_t> hooks_;   // rendered label set -> count
+  std::map<std::string, uint64_t> errors_;  // kind -> count
+  std::array<uint64_t, kAttachBuckets.size()> attachBuckets_{};
+  uint64_t attachCount_ = 0;
+  double attachSum_ = 0;
+};
+
+}  // namespace ovsplane::adapter
