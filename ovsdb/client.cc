@@ -1,6 +1,10 @@
 #include "ovsdb/client.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -31,6 +35,23 @@ void forwardOvsLog(int level, const char* module, const char* message) {
 
 std::once_flag loggingOnce;
 
+/** libopenvswitch treats fd 0 as "no file descriptor" (poll_create_node() asserts on it): when a
+ *  process runs with stdin closed, the next socket would get fd 0. Keep 0-2 occupied. */
+void ensureStandardFdsOpen() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int fd = 0; fd <= 2; ++fd) {
+      if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+        const int opened = open("/dev/null", O_RDWR);
+        if (opened >= 0 && opened != fd) {
+          dup2(opened, fd);
+          close(opened);
+        }
+      }
+    }
+  });
+}
+
 void ensureLoggingRouted() {
   std::call_once(loggingOnce, [] { ovsplane_log_setup(forwardOvsLog, 4, nullptr); });
 }
@@ -59,6 +80,7 @@ TxnOutcome outcomeOf(ovsplane_txn* txn, ovsplane_txn_status status) {
 }  // namespace
 
 void routeOvsLogging(int minSyslogLevel) {
+  ensureStandardFdsOpen();
   std::call_once(loggingOnce, [&] { ovsplane_log_setup(forwardOvsLog, minSyslogLevel, nullptr); });
 }
 
@@ -103,6 +125,9 @@ struct IdlClient::Impl {
 
 IdlClient::IdlClient(Database database, ClientOptions options)
     : database_(database), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+  ensureStandardFdsOpen();
+  static std::once_flag shimOnce;
+  std::call_once(shimOnce, [] { ovsplane_shim_init(); });
   ensureLoggingRouted();
   impl_->database = database_;
   impl_->remote = options_.remote;

@@ -67,6 +67,8 @@ class JobContext {
  * that this object owns. The IDL reconnects by itself; jobs run only on a connected, synced
  * replica, one transaction at a time, in submission order. Thread-safe: any thread may submit.
  * Destruction stops the thread; jobs still pending fail with ErrorCode::ShuttingDown.
+ * The first client initialises libopenvswitch's signal handling: a program installs its own
+ * SIGTERM/SIGINT/SIGHUP handlers before creating one (handlers still SIG_DFL get OVS's).
  */
 class IdlClient {
  public:

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fatal-signal.h"
 #include "latch.h"
 #include "lib/vswitch-idl.h"
 #include "openvswitch/json.h"
@@ -17,6 +18,8 @@
 #include "ovsplane-idl.h"
 #include "shim_private.h"
 #include "timeval.h"
+
+void ovsplane_shim_init(void) { fatal_signal_init(); }
 
 /* ---- logging ------------------------------------------------------------------------------ */
 
