@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,22 +60,29 @@ std::vector<char*> toArgv(const std::vector<std::string>& argv) {
   return out;
 }
 
+/** fork + exec rather than posix_spawn: the child asks for SIGKILL when the test process dies
+ *  (an ASan abort, a crash), so no daemon a test started outlives it. Only async-signal-safe
+ *  calls happen between fork and exec. */
 pid_t spawnWithOutput(const std::vector<std::string>& argv, int outputFd) {
   const std::string program = findProgram(argv.at(0));
   if (program.empty()) {
     throw std::runtime_error(argv[0] + " not found in PATH");
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, outputFd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, outputFd, STDERR_FILENO);
-  pid_t pid = 0;
   auto args = toArgv(argv);
-  const int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    throw std::runtime_error("posix_spawn " + program + " failed");
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    throw std::runtime_error("fork for " + program + " failed");
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the test died before prctl took effect
+    const int devNull = open("/dev/null", O_RDONLY);
+    if (devNull >= 0) dup2(devNull, STDIN_FILENO);
+    dup2(outputFd, STDOUT_FILENO);
+    dup2(outputFd, STDERR_FILENO);
+    execve(program.c_str(), args.data(), environ);
+    _exit(127);
   }
   return pid;
 }

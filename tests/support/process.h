@@ -33,7 +33,9 @@ CommandResult runCommand(const std::vector<std::string>& argv);
 /** Where a program is in PATH (or /usr/sbin, /sbin), or empty. */
 std::string findProgram(const std::string& name);
 
-/** Starts a program in the background; returns its pid (throws on failure). */
+/** Starts a program in the background; returns its pid (throws on failure). The child is
+ *  SIGKILLed when the spawning thread ends (PR_SET_PDEATHSIG), so a crashed test leaks no
+ *  daemon: spawn from a thread that outlives the child (normally the test's main thread). */
 pid_t spawnProgram(const std::vector<std::string>& argv, const std::filesystem::path& logFile);
 
 /** SIGTERM (then SIGKILL after `grace`) to a pid this test started, and reaps it. */
