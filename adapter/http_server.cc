@@ -1,0 +1,308 @@
+#include "adapter/http_server.h"
+
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+
+namespace ovsplane::adapter {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+
+std::string ListenAddress::toString() const {
+  return kind == Kind::Unix ? "unix:" + path : fmt::format("tcp:{}:{}", host, port);
+}
+
+std::expected<ListenAddress, std::string> parseListenAddress(std::string_view text) {
+  ListenAddress address;
+  if (text.starts_with("unix:")) {
+    address.kind = ListenAddress::Kind::Unix;
+    address.path = std::string(text.substr(5));
+    while (address.path.starts_with("//")) address.path.erase(0, 1);  // unix:///path
+    if (address.path.empty() || address.path.front() != '/') {
+      return std::unexpected(fmt::format("\"{}\": a unix socket needs an absolute path", text));
+    }
+    if (address.path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+      return std::unexpected(fmt::format("\"{}\": socket path too long", text));
+    }
+    return address;
+  }
+  if (text.starts_with("tcp:")) {
+    const std::string_view rest = text.substr(4);
+    const size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos) {
+      return std::unexpected(fmt::format("\"{}\": expected tcp:IP:PORT", text));
+    }
+    address.kind = ListenAddress::Kind::Tcp;
+    address.host = std::string(rest.substr(0, colon));
+    if (address.host.starts_with('[') && address.host.ends_with(']')) {
+      address.host = address.host.substr(1, address.host.size() - 2);
+    }
+    error_code ec;
+    asio::ip::make_address(address.host, ec);
+    if (ec)
+      return std::unexpected(fmt::format("\"{}\": {} is not an IP address", text, address.host));
+    const std::string_view port = rest.substr(colon + 1);
+    unsigned value = 0;
+    auto [end, err] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (err != std::errc() || end != port.data() + port.size() || value > 65535) {
+      return std::unexpected(fmt::format("\"{}\": bad port", text));
+    }
+    address.port = static_cast<uint16_t>(value);
+    return address;
+  }
+  return std::unexpected(fmt::format("\"{}\": expected unix:/path or tcp:IP:PORT", text));
+}
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, HttpHandler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        ioc_(static_cast<int>(std::max(1U, options_.ioThreads))),
+        work_(asio::make_work_guard(ioc_)),
+        handlers_(std::max(1U, options_.handlerThreads)) {}
+
+  std::expected<void, std::string> start();
+  std::vector<ListenAddress> addresses() const { return bound_; }
+  void stop(std::chrono::milliseconds grace);
+
+  // Accounting of requests between "read complete" and "answer written".
+  void requestStarted() { ++inflight_; }
+  void requestFinished() {
+    if (--inflight_ == 0) {
+      std::scoped_lock lock(mutex_);
+      idle_.notify_all();
+    }
+  }
+  const HttpServerOptions& options() const { return options_; }
+  HttpHandler& handler() { return handler_; }
+  asio::thread_pool& handlers() { return handlers_; }
+  bool stopping() const { return stopping_; }
+
+ private:
+  template <typename Acceptor>
+  void accept(std::shared_ptr<Acceptor> acceptor);
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  asio::io_context ioc_;
+  // Keeps ioc_.run() going while a request sits in the handler pool with no socket operation
+  // pending (after stop() closed the acceptors, that is all there may be).
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::thread_pool handlers_;
+  std::vector<std::thread> threads_;
+  std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> tcpAcceptors_;
+  std::vector<std::shared_ptr<asio::local::stream_protocol::acceptor>> unixAcceptors_;
+  std::vector<ListenAddress> bound_;
+  std::atomic<int> inflight_{0};
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+  std::mutex mutex_;
+  std::condition_variable idle_;
+};
+
+namespace {
+
+template <typename Protocol>
+class Session : public std::enable_shared_from_this<Session<Protocol>> {
+ public:
+  Session(typename Protocol::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void run() {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->read(); });
+  }
+
+ private:
+  void read() {
+    if (server_.stopping()) return close();
+    parser_.emplace();
+    parser_->body_limit(server_.options().bodyLimit);
+    parser_->header_limit(64 * 1024);
+    stream_.expires_after(server_.options().ioTimeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, size_t) { self->onRead(ec); });
+  }
+
+  void onRead(error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted) {
+      return close();
+    }
+    if (ec == http::error::body_limit) {
+      return reply(errorAnswer(413, fmt::format("request body larger than {} bytes",
+                                                server_.options().bodyLimit)),
+                   false, false);
+    }
+    if (ec) {
+      return reply(errorAnswer(400, fmt::format("bad HTTP request: {}", ec.message())), false,
+                   false);
+    }
+    auto request = std::make_shared<http::request<http::string_body>>(parser_->release());
+    const bool keepAlive = request->keep_alive();
+    server_.requestStarted();
+    // The handler may block (Docker, OVSDB): run it off the socket threads.
+    asio::post(server_.handlers(), [self = this->shared_from_this(), request, keepAlive] {
+      HttpAnswer answer;
+      try {
+        answer = self->server_.handler()(HttpRequestView{.method = request->method_string(),
+                                                         .target = request->target(),
+                                                         .body = request->body()});
+      } catch (const std::exception& e) {
+        answer = errorAnswer(500, fmt::format("internal error: {}", e.what()));
+      }
+      asio::post(self->stream_.get_executor(), [self, answer = std::move(answer), keepAlive] {
+        self->reply(answer, keepAlive, true);
+      });
+    });
+  }
+
+  void reply(const HttpAnswer& answer, bool keepAlive, bool counted) {
+    response_ = {};
+    response_.version(11);
+    response_.result(answer.status);
+    response_.set(http::field::server, "ovsplane");
+    response_.set(http::field::content_type, answer.contentType);
+    response_.body() = answer.body;
+    response_.keep_alive(keepAlive && !server_.stopping());
+    response_.prepare_payload();
+    stream_.expires_after(server_.options().ioTimeout);
+    http::async_write(stream_, response_,
+                      [self = this->shared_from_this(), counted](error_code writeError, size_t) {
+                        if (counted) self->server_.requestFinished();
+                        if (writeError || !self->response_.keep_alive()) return self->close();
+                        self->read();
+                      });
+  }
+
+  void close() {
+    error_code ignored;
+    stream_.socket().shutdown(Protocol::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::basic_stream<Protocol> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  HttpServer::Impl& server_;
+};
+
+}  // namespace
+
+template <typename Acceptor>
+void HttpServer::Impl::accept(std::shared_ptr<Acceptor> acceptor) {
+  using Protocol = typename Acceptor::protocol_type;
+  acceptor->async_accept(asio::make_strand(ioc_),
+                         [this, acceptor](error_code ec, typename Protocol::socket socket) {
+                           if (ec == asio::error::operation_aborted || stopping_) return;
+                           if (!ec) {
+                             std::make_shared<Session<Protocol>>(std::move(socket), *this)->run();
+                           } else {
+                             spdlog::warn("accept failed: {}", ec.message());
+                           }
+                           accept(acceptor);
+                         });
+}
+
+std::expected<void, std::string> HttpServer::Impl::start() {
+  for (const ListenAddress& address : options_.listen) {
+    error_code ec;
+    if (address.kind == ListenAddress::Kind::Unix) {
+      std::error_code fsError;
+      const auto status = std::filesystem::symlink_status(address.path, fsError);
+      if (!fsError && std::filesystem::is_socket(status)) {
+        std::filesystem::remove(address.path, fsError);  // a stale socket of an earlier run
+      }
+      auto acceptor = std::make_shared<asio::local::stream_protocol::acceptor>(ioc_);
+      asio::local::stream_protocol::endpoint endpoint(address.path);
+      acceptor->open(endpoint.protocol(), ec);
+      if (!ec) acceptor->bind(endpoint, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec)
+        return std::unexpected(fmt::format("listen on {}: {}", address.toString(), ec.message()));
+      ::chmod(address.path.c_str(), options_.unixSocketMode);
+      unixAcceptors_.push_back(acceptor);
+      bound_.push_back(address);
+      accept(acceptor);
+    } else {
+      auto acceptor = std::make_shared<asio::ip::tcp::acceptor>(ioc_);
+      asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address.host), address.port);
+      acceptor->open(endpoint.protocol(), ec);
+      if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor->bind(endpoint, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec)
+        return std::unexpected(fmt::format("listen on {}: {}", address.toString(), ec.message()));
+      ListenAddress actual = address;
+      actual.port = acceptor->local_endpoint().port();
+      tcpAcceptors_.push_back(acceptor);
+      bound_.push_back(actual);
+      accept(acceptor);
+    }
+  }
+  for (unsigned i = 0; i < std::max(1U, options_.ioThreads); ++i) {
+    threads_.emplace_back([this] { ioc_.run(); });
+  }
+  started_ = true;
+  return {};
+}
+
+void HttpServer::Impl::stop(std::chrono::milliseconds grace) {
+  if (stopping_.exchange(true)) return;
+  asio::post(ioc_, [this] {
+    error_code ignored;
+    for (auto& acceptor : tcpAcceptors_) acceptor->close(ignored);
+    for (auto& acceptor : unixAcceptors_) acceptor->close(ignored);
+  });
+  {
+    std::unique_lock lock(mutex_);
+    idle_.wait_for(lock, grace, [this] { return inflight_ == 0; });
+  }
+  handlers_.join();
+  work_.reset();
+  ioc_.stop();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+  for (const ListenAddress& address : bound_) {
+    if (address.kind == ListenAddress::Kind::Unix) ::unlink(address.path.c_str());
+  }
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+std::expected<void, std::string> HttpServer::start() { return impl_->start(); }
+
+std::vector<ListenAddress> HttpServer::addresses() const { return impl_->addresses(); }
+
+void HttpServer::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
+
+}  // namespace ovsplane::adapter
