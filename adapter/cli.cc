@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "adapter/daemon.h"
 #include "ipam/ipv4.h"
 #include "ovsdb/schema_probe.h"
+#include "ovsdb/state_store.h"
 
 #ifndef OVSPLANE_VERSION
 #error "OVSPLANE_VERSION must be defined by the build"
@@ -19,6 +21,7 @@ namespace ovsplane::adapter {
 namespace {
 
 constexpr const char* kDefaultOvsdb = "unix:/var/run/openvswitch/db.sock";
+constexpr const char* kDefaultStateDb = "unix:/var/run/ovsplane/state.sock";
 
 int runCidr(const std::vector<std::string>& cidrs, std::ostream& out, std::ostream& err) {
   int rc = 0;
@@ -51,6 +54,73 @@ int runOvsdbProbe(const std::string& remote, const std::string& database, int ti
   return 0;
 }
 
+std::string ageOf(int64_t whenMs) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const int64_t seconds = std::max<int64_t>(0, (now - whenMs) / 1000);
+  return seconds < 120 ? fmt::format("{}s", seconds) : fmt::format("{}m", seconds / 60);
+}
+
+/** The read-only views of the state database: network ls/inspect, endpoint ls, host ls. */
+int runStateView(const std::string& what, const std::string& stateDb, int timeoutMs,
+                 const std::string& cidrArg, std::ostream& out, std::ostream& err) {
+  ovsdb::StateStore store(
+      ovsdb::ClientOptions{
+          .remote = stateDb, .leaderOnly = false, .timeout = std::chrono::milliseconds(timeoutMs)},
+      "cli");
+  auto fail = [&](const std::string& message) {
+    err << "ovsplane: " << message << "\n";
+    return 1;
+  };
+  if (what == "host ls") {
+    auto hosts = store.hosts();
+    if (!hosts) return fail(hosts.error().message);
+    out << fmt::format("{:<24} {:<16} {}\n", "HOST", "VTEP IP", "LAST SEEN");
+    for (const auto& host : *hosts) {
+      out << fmt::format("{:<24} {:<16} {} ago\n", host.name, host.vtepIp, ageOf(host.lastSeenMs));
+    }
+    return 0;
+  }
+  auto addresses = store.addresses();
+  if (!addresses) return fail(addresses.error().message);
+  if (what == "endpoint ls") {
+    out << fmt::format("{:<18} {:<16} {:<18} {}\n", "NETWORK", "IP", "ENDPOINT", "HOST");
+    for (const auto& address : *addresses) {
+      out << fmt::format("{:<18} {:<16} {:<18} {}\n", address.cidr, address.ip, address.owner,
+                         address.host);
+    }
+    return 0;
+  }
+  auto networks = store.networks();
+  if (!networks) return fail(networks.error().message);
+  if (what == "network ls") {
+    out << fmt::format("{:<18} {:<16} {:>9} {:>10}\n", "NETWORK", "GATEWAY", "VNI", "ENDPOINTS");
+    for (const auto& network : *networks) {
+      size_t endpoints = 0;
+      for (const auto& address : *addresses) endpoints += address.cidr == network.cidr;
+      out << fmt::format("{:<18} {:<16} {:>9} {:>10}\n", network.cidr, network.gateway, network.vni,
+                         endpoints);
+    }
+    return 0;
+  }
+  // network inspect CIDR
+  auto subnet = ipam::Subnet::parse(cidrArg);
+  if (!subnet) return fail(subnet.error().message);
+  for (const auto& network : *networks) {
+    if (network.cidr != subnet->toString()) continue;
+    out << fmt::format("network   {}\ngateway   {}\nvni       {}\ncreated   {} ago\nendpoints\n",
+                       network.cidr, network.gateway, network.vni, ageOf(network.createdAtMs));
+    for (const auto& address : *addresses) {
+      if (address.cidr == network.cidr) {
+        out << fmt::format("  {:<16} {:<18} {}\n", address.ip, address.owner, address.host);
+      }
+    }
+    return 0;
+  }
+  return fail(fmt::format("no network {} in {}", subnet->toString(), stateDb));
+}
+
 }  // namespace
 
 int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -61,6 +131,48 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       "ovsplane"};
   app.set_version_flag("--version", std::string("ovsplane ") + OVSPLANE_VERSION);
   app.require_subcommand(0, 1);
+
+  // ovsplane adapter
+  DaemonConfig daemon;
+  auto* adapterCmd = app.add_subcommand(
+      "adapter", "Run the Powerstrip v1 hook server (the network driver behind the proxy)");
+  adapterCmd->add_option("--listen", daemon.listen, "unix:/path or tcp:IP:PORT (repeatable)")
+      ->envname("OVSPLANE_LISTEN")
+      ->capture_default_str();
+  adapterCmd->add_option("--adapter-path", daemon.adapterPath, "HTTP path of the hook endpoint")
+      ->capture_default_str();
+  adapterCmd->add_option("--ovsdb", daemon.ovsdb, "Open vSwitch database remote")
+      ->envname("OVSPLANE_OVSDB")
+      ->capture_default_str();
+  adapterCmd
+      ->add_option("--state-db", daemon.stateDb,
+                   "ovsplane state database remote(s); comma-separated for a Raft cluster")
+      ->envname("OVSPLANE_STATE_DB")
+      ->capture_default_str();
+  adapterCmd->add_option("--docker", daemon.docker, "dockerd's Engine API socket")
+      ->envname("OVSPLANE_DOCKER")
+      ->capture_default_str();
+  adapterCmd
+      ->add_option("--datapath", daemon.datapath,
+                   "OVS datapath for bridges: system (kernel module), netdev (userspace), "
+                   "auto (system when the module is loaded)")
+      ->envname("OVSPLANE_DATAPATH")
+      ->check(CLI::IsMember({"auto", "system", "netdev"}))
+      ->capture_default_str();
+  adapterCmd->add_option("--mtu", daemon.mtu, "Overlay MTU: the underlay MTU minus 50")
+      ->envname("OVSPLANE_MTU")
+      ->check(CLI::Range(576, 9000))
+      ->capture_default_str();
+  adapterCmd->add_option("--host", daemon.hostName, "This host's name (default: hostname)")
+      ->envname("OVSPLANE_HOST");
+  adapterCmd
+      ->add_option("--vtep-ip", daemon.vtepIp,
+                   "This host's tunnel endpoint address; registers the host for VXLAN")
+      ->envname("OVSPLANE_VTEP_IP");
+  adapterCmd->add_option("--log-level", daemon.logLevel, "trace, debug, info, warn, error")
+      ->envname("OVSPLANE_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
 
   std::vector<std::string> cidrs;
   auto* cidr = app.add_subcommand(
@@ -82,17 +194,47 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       ->check(CLI::Range(1, 600000))
       ->capture_default_str();
 
+  // Read-only views of the state database.
+  std::string stateDb = kDefaultStateDb;
+  std::string inspectCidr;
+  auto addStateOptions = [&](CLI::App* cmd) {
+    cmd->add_option("--state-db", stateDb, "ovsplane state database remote(s)")
+        ->envname("OVSPLANE_STATE_DB")
+        ->capture_default_str();
+    cmd->add_option("--timeout-ms", timeoutMs, "Give up after this many milliseconds")
+        ->check(CLI::Range(1, 600000))
+        ->capture_default_str();
+  };
+  auto* network = app.add_subcommand("network", "Networks of the cluster");
+  network->require_subcommand(1);
+  auto* networkLs = network->add_subcommand("ls", "List networks: CIDR, gateway, VNI, endpoints");
+  addStateOptions(networkLs);
+  auto* networkInspect = network->add_subcommand("inspect", "Show one network and its endpoints");
+  networkInspect->add_option("CIDR", inspectCidr, "the network, e.g. 10.0.6.1/24")->required();
+  addStateOptions(networkInspect);
+  auto* endpoint = app.add_subcommand("endpoint", "Container endpoints (addresses) of the cluster");
+  endpoint->require_subcommand(1);
+  auto* endpointLs = endpoint->add_subcommand("ls", "List endpoints: network, IP, endpoint, host");
+  addStateOptions(endpointLs);
+  auto* host = app.add_subcommand("host", "Hosts of the cluster");
+  host->require_subcommand(1);
+  auto* hostLs = host->add_subcommand("ls", "List hosts: name, VTEP IP, last seen");
+  addStateOptions(hostLs);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e, out, err) == 0 ? 0 : 2;
   }
-  if (*cidr) {
-    return runCidr(cidrs, out, err);
+  if (*adapterCmd) return runDaemon(daemon);
+  if (*cidr) return runCidr(cidrs, out, err);
+  if (*probe) return runOvsdbProbe(remote, database, timeoutMs, out, err);
+  if (*networkLs) return runStateView("network ls", stateDb, timeoutMs, "", out, err);
+  if (*networkInspect) {
+    return runStateView("network inspect", stateDb, timeoutMs, inspectCidr, out, err);
   }
-  if (*probe) {
-    return runOvsdbProbe(remote, database, timeoutMs, out, err);
-  }
+  if (*endpointLs) return runStateView("endpoint ls", stateDb, timeoutMs, "", out, err);
+  if (*hostLs) return runStateView("host ls", stateDb, timeoutMs, "", out, err);
   out << app.help();
   return 0;
 }

@@ -334,6 +334,21 @@ Result<void> Driver::ensureWired(const std::string& appRef) {
   if (net->pid == endpoint->wiredPid && net->pid > 0) {
     return {};  // same namespace as when wired
   }
+  // The old veth died with the old namespace. ovs-vswitchd keeps the port's stale device open
+  // if the row merely stays: remove the port first, so the new veth is opened afresh.
+  ovsdb::SwitchChanges unplug;
+  unplug.deletePort(endpoint->hostVeth);
+  auto unplugged = deps_.ovs->apply(unplug);
+  if (!unplugged) {
+    return std::unexpected(unplugged.error());
+  }
+  if (config_.applyTimeout.count() > 0) {
+    if (auto applied = deps_.ovs->waitApplied(*unplugged, config_.applyTimeout); !applied) {
+      return applied;
+    }
+  }
+  spdlog::info("rewiring endpoint {} ({}): network-only container now pid {}", endpoint->id, appRef,
+               net->pid);
   if (auto wired = wire(*endpoint, net->pid); !wired) {
     return wired;
   }

@@ -1,5 +1,6 @@
 #include "netdrv/seams.h"
 
+#include "netdrv/docker_client.h"
 #include "ovsdb/state_store.h"
 
 namespace ovsplane::netdrv {
@@ -60,7 +61,47 @@ class StateCatalog final : public NetworkCatalog {
   std::string self_;
 };
 
+RuntimeContainer toRuntime(const ContainerInfo& info) {
+  return RuntimeContainer{info.id, info.name, info.running, static_cast<pid_t>(info.pid),
+                          info.labels};
+}
+
+class DockerRuntime final : public ContainerRuntime {
+ public:
+  explicit DockerRuntime(std::shared_ptr<DockerClient> client) : client_(std::move(client)) {}
+  Result<std::string> create(const nlohmann::json& body, const std::string& name) override {
+    return client_->createContainer(body, name);
+  }
+  Result<void> start(const std::string& id) override { return client_->startContainer(id); }
+  Result<RuntimeContainer> inspect(const std::string& idOrName) override {
+    auto info = client_->inspectContainer(idOrName);
+    if (!info) return std::unexpected(info.error());
+    return toRuntime(*info);
+  }
+  Result<void> remove(const std::string& id) override { return client_->removeContainer(id, true); }
+  Result<std::vector<RuntimeContainer>> list(
+      const std::map<std::string, std::string>& labels) override {
+    auto found = client_->listContainers(labels, true);
+    if (!found) return std::unexpected(found.error());
+    std::vector<RuntimeContainer> out;
+    for (const auto& info : *found) out.push_back(toRuntime(info));
+    return out;
+  }
+  Result<std::string> ensurePauseImage() override {
+    if (auto ensured = client_->ensurePauseImage(); !ensured)
+      return std::unexpected(ensured.error());
+    return std::string(kPauseImage);
+  }
+
+ private:
+  std::shared_ptr<DockerClient> client_;
+};
+
 }  // namespace
+
+std::shared_ptr<ContainerRuntime> makeDockerRuntime(std::shared_ptr<DockerClient> client) {
+  return std::make_shared<DockerRuntime>(std::move(client));
+}
 
 std::shared_ptr<SwitchControl> makeOvsSwitchControl(std::shared_ptr<ovsdb::Switch> sw) {
   return std::make_shared<OvsSwitchControl>(std::move(sw));

@@ -85,8 +85,14 @@ std::shared_ptr<SwitchControl> makeOvsSwitchControl(std::shared_ptr<ovsdb::Switc
 namespace ovsplane::ovsdb {
 class StateStore;
 }
+namespace ovsplane::netdrv {
+class DockerClient;
+}
 
 namespace ovsplane::netdrv {
+
+/** dockerd (through a DockerClient) as ContainerRuntime. */
+std::shared_ptr<ContainerRuntime> makeDockerRuntime(std::shared_ptr<DockerClient> client);
 
 /** The state database as NetworkCatalog; `selfName` is left out of peers(). */
 std::shared_ptr<NetworkCatalog> makeStateCatalog(std::shared_ptr<ovsdb::StateStore> store,

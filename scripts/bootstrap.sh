@@ -16,7 +16,7 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # runtime: OVS daemons and tools, Docker, the offline test image, namespace plumbing
   openvswitch-switch openvswitch-common docker.io busybox-static ethtool iproute2 tcpdump
-  iputils-ping procps util-linux
+  iputils-ping procps util-linux curl jq
 )
 
 if [[ "${1:-}" == "--print" ]]; then

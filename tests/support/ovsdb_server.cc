@@ -53,9 +53,11 @@ namespace ovsplane::testing {
 
 OvsVswitchd::OvsVswitchd(const OvsdbServer& server) {
   const auto& dir = server.directory();
+  // A private run directory: bridges' .mgmt sockets must not land in /var/run/openvswitch.
   pid_ = spawnProgram(
-      {"ip", "netns", "exec", netns_.name(), "ovs-vswitchd", server.remote(),
-       "--pidfile=" + (dir / "ovs-vswitchd.pid").string(),
+      {"env", "OVS_RUNDIR=" + dir.string(), "OVS_DBDIR=" + dir.string(),
+       "OVS_LOGDIR=" + dir.string(), "ip", "netns", "exec", netns_.name(), "ovs-vswitchd",
+       server.remote(), "--pidfile=" + (dir / "ovs-vswitchd.pid").string(),
        "--unixctl=" + (dir / "ovs-vswitchd.ctl").string(),
        "--log-file=" + (dir / "ovs-vswitchd.log").string(), "--no-chdir", "-vconsole:off"},
       dir / "ovs-vswitchd.out");

@@ -1,0 +1,130 @@
+#include "adapter/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "adapter/hook_service.h"
+#include "adapter/http_server.h"
+#include "netdrv/docker_client.h"
+#include "netdrv/driver.h"
+#include "netdrv/seams.h"
+#include "ovsdb/state_store.h"
+#include "ovsdb/switch.h"
+
+namespace ovsplane::adapter {
+
+std::string detectDatapath() {
+  return std::filesystem::exists("/sys/module/openvswitch") ? "system" : "netdev";
+}
+
+namespace {
+
+std::string machineHostName() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+
+}  // namespace
+
+int runDaemon(const DaemonConfig& config) {
+  // Our signal handling first: blocked everywhere (threads inherit the mask), taken with
+  // sigwait() below. libopenvswitch then never sees them.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stopSignals, sig);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  spdlog::set_level(spdlog::level::from_str(config.logLevel));
+  ovsdb::routeOvsLogging(4);
+
+  std::vector<ListenAddress> listen;
+  for (const auto& text : config.listen) {
+    auto address = parseListenAddress(text);
+    if (!address) {
+      std::cerr << "ovsplane: --listen " << address.error() << "\n";
+      return 2;
+    }
+    if (address->kind == ListenAddress::Kind::Unix) {
+      std::error_code ignored;
+      std::filesystem::create_directories(std::filesystem::path(address->path).parent_path(),
+                                          ignored);
+    }
+    listen.push_back(*address);
+  }
+  const std::string datapath = config.datapath == "auto" ? detectDatapath() : config.datapath;
+  const std::string hostName = config.hostName.empty() ? machineHostName() : config.hostName;
+
+  auto ovs = std::make_shared<ovsdb::Switch>(ovsdb::ClientOptions{
+      .remote = config.ovsdb, .leaderOnly = false, .timeout = config.ovsdbTimeout});
+  auto state = std::make_shared<ovsdb::StateStore>(
+      ovsdb::ClientOptions{
+          .remote = config.stateDb, .leaderOnly = true, .timeout = config.ovsdbTimeout},
+      hostName);
+  auto docker = std::make_shared<netdrv::DockerClient>(netdrv::DockerClientOptions{
+      .socketPath = config.docker, .apiVersion = "", .timeout = std::chrono::seconds(30)});
+
+  if (!config.vtepIp.empty()) {
+    if (auto registered = state->registerHost(hostName, config.vtepIp); !registered) {
+      std::cerr << "ovsplane: registering host " << hostName << ": " << registered.error().message
+                << "\n";
+      return 1;
+    }
+  }
+  auto driver = std::make_shared<netdrv::Driver>(
+      netdrv::DriverConfig{.hostName = hostName,
+                           .datapath = datapath == "system" ? ovsdb::DatapathType::System
+                                                            : ovsdb::DatapathType::Netdev,
+                           .overlayMtu = config.mtu,
+                           .applyTimeout = config.applyTimeout,
+                           .networkContainerPrefix = "ovsplane-net-"},
+      netdrv::DriverDependencies{state, netdrv::makeStateCatalog(state, hostName),
+                                 netdrv::makeOvsSwitchControl(ovs),
+                                 netdrv::makeDockerRuntime(docker), netdrv::makeLinuxNetlink()});
+  auto service = std::make_shared<HookService>(driver, config.adapterPath);
+  HttpServer server(HttpServerOptions{.listen = listen},
+                    [service](const HttpRequestView& request) { return service->handle(request); });
+  if (auto started = server.start(); !started) {
+    std::cerr << "ovsplane: " << started.error() << "\n";
+    return 1;
+  }
+  std::vector<std::string> bound;
+  for (const auto& address : server.addresses()) bound.push_back(address.toString());
+  spdlog::info(
+      "ovsplane adapter on {} (path {}), host {}, datapath {}, overlay MTU {}, OVSDB {}, "
+      "state {}, docker {}",
+      fmt::join(bound, " "), config.adapterPath, hostName, datapath, config.mtu, config.ovsdb,
+      config.stateDb, config.docker);
+
+  // Unpaired attaches (the post-hook never came) are rolled back; the host's row is refreshed.
+  std::jthread housekeeping([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      for (int i = 0; i < 50 && !stop.stop_requested(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (stop.stop_requested()) break;
+      service->expirePending(config.pendingTimeout);
+      if (!config.vtepIp.empty()) (void)state->registerHost(hostName, config.vtepIp);
+    }
+  });
+
+  int signalNumber = 0;
+  sigwait(&stopSignals, &signalNumber);
+  spdlog::info("ovsplane adapter: signal {} received, finishing in-flight hooks", signalNumber);
+  housekeeping.request_stop();
+  housekeeping.join();
+  server.stop(std::chrono::seconds(30));
+  spdlog::info("ovsplane adapter stopped");
+  return 0;
+}
+
+}  // namespace ovsplane::adapter

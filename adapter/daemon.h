@@ -1,0 +1,37 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace ovsplane::adapter {
+
+/** Settings of `ovsplane adapter` (flags and environment; see the README). */
+struct DaemonConfig {
+  std::vector<std::string> listen = {"unix:/run/ovsplane/adapter.sock", "tcp:127.0.0.1:6675"};
+  std::string adapterPath = "/adapter";
+  std::string ovsdb = "unix:/var/run/openvswitch/db.sock";
+  std::string stateDb = "unix:/var/run/ovsplane/state.sock";
+  std::string docker = "unix:///var/run/docker.sock";
+  std::string datapath = "auto";  ///< auto | system | netdev
+  unsigned mtu = 1450;
+  std::string hostName;  ///< default: the machine's host name
+  std::string vtepIp;    ///< when set, the host registers itself (tunnels end here)
+  std::chrono::milliseconds ovsdbTimeout{5000};
+  std::chrono::milliseconds applyTimeout{5000};
+  std::chrono::seconds pendingTimeout{600};
+  std::string logLevel = "info";
+};
+
+/**
+ * Runs the hook server until SIGTERM/SIGINT, then stops gracefully (in-flight hooks finish).
+ * Blocks those signals in every thread first and waits for them on the calling thread, so it
+ * must be called before any other thread exists. Returns the exit code; start-up errors are
+ * printed to stderr.
+ */
+int runDaemon(const DaemonConfig& config);
+
+/** "system" when the openvswitch kernel module is loaded, else "netdev". */
+std::string detectDatapath();
+
+}  // namespace ovsplane::adapter

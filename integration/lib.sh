@@ -1,0 +1,255 @@
+# shellcheck shell=bash
+# The ovsplane integration lab library, in the spirit of Open vSwitch's own test macros: a
+# per-test run directory, a last-in-first-out cleanup stack that runs on failure too,
+# wait_until polling, daemon log checks and skip (exit 77) when a prerequisite is missing.
+#
+# A "host" is a network namespace with its own ovsdb-server + ovs-vswitchd (userspace datapath),
+# its own state database, its own dockerd (private data root, exec root and socket,
+# --bridge=none --iptables=false) and its own ovsplane adapter. Every private address lives only
+# inside namespaces made here. Nothing is pulled from a registry: the test image is imported
+# from Debian's busybox-static.
+#
+# Use: . integration/lib.sh; lab_init NAME; host_up 1; ...; (cleanup runs at exit)
+set -euo pipefail
+
+OVP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OVSPLANE_BIN=${OVSPLANE_BIN:-$OVP_ROOT/build/test/adapter/ovsplane}
+VSWITCH_SCHEMA=${VSWITCH_SCHEMA:-/usr/share/openvswitch/vswitch.ovsschema}
+STATE_SCHEMA=${STATE_SCHEMA:-$OVP_ROOT/ovsdb/ovsplane.ovsschema}
+LAB_IMAGE=ovp-busybox:latest
+
+CLEANUP=()
+on_exit() { CLEANUP+=("$*"); }
+run_cleanup() {
+  local i
+  for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
+    eval "${CLEANUP[i]}" >/dev/null 2>&1 || true
+  done
+  CLEANUP=()
+}
+
+log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
+skip() { echo "SKIP: $*"; exit 77; }
+fail() {
+  echo "FAIL: $*" >&2
+  local f
+  for f in "$RUN_DIR"/h*/adapter.log; do
+    [ -f "$f" ] && { echo "--- $f (last 40 lines)" >&2; tail -n 40 "$f" >&2; }
+  done
+  exit 1
+}
+pass() { echo "ok - $*"; }
+
+# wait_until SECONDS COMMAND...: polls every 0.1 s.
+wait_until() {
+  local timeout=$1 deadline
+  shift
+  deadline=$(($(date +%s%N) + timeout * 1000000000))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# stop_pid PID: SIGTERM, wait (a zombie counts as gone: PID 1 here reaps only every ~2 s), then
+# SIGKILL. Only for processes this lab started.
+pid_gone() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+stop_pid() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  wait_until 20 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+}
+
+lab_init() {
+  [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, dockerd, OVS)"
+  local c
+  for c in ip nsenter ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl dockerd docker curl jq busybox; do
+    command -v "$c" >/dev/null || skip "missing command: $c"
+  done
+  [ -x "$OVSPLANE_BIN" ] || skip "ovsplane binary not found at $OVSPLANE_BIN (build first)"
+  RUN_DIR=$(mktemp -d "/tmp/ovp-$1-XXXXXX")
+  LAB_ID=$(printf '%04x' $((RANDOM % 65536)))
+  trap 'rc=$?; run_cleanup; rm -rf "$RUN_DIR"; exit $rc' EXIT
+  trap 'exit 130' INT TERM
+  log "lab $1 in $RUN_DIR"
+}
+
+hns() { echo "ovp${LAB_ID}h$1"; }
+hdir() { echo "$RUN_DIR/h$1"; }
+hx() { local h=$1; shift; nsenter --net="/run/netns/$(hns "$h")" "$@"; }
+vsctl() { local h=$1; shift; ovs-vsctl --db="unix:$(hdir "$h")/db.sock" --timeout=20 "$@"; }
+dk() { local h=$1; shift; docker -H "unix://$(hdir "$h")/docker.sock" "$@"; }
+ovsplane() { local h=$1; shift; "$OVSPLANE_BIN" "$@" --state-db "unix:$(hdir "$h")/state.sock"; }
+
+# A daemon in host $1's namespace, in the background; its pid is stopped at exit.
+start_daemon() {
+  local h=$1 name=$2
+  shift 2
+  # nsenter execs the command (and env execs the daemon): $! is the daemon's own pid.
+  nsenter --net="/run/netns/$(hns "$h")" "$@" >"$(hdir "$h")/$name.log" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" >"$(hdir "$h")/$name.pid"
+  on_exit "stop_pid $pid"
+}
+
+# The test image: busybox-static with the applets the tests use.
+make_image_tar() {
+  local root=$RUN_DIR/rootfs
+  [ -f "$RUN_DIR/busybox.tar" ] && return 0
+  mkdir -p "$root/bin" "$root/tmp" "$root/etc"
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  local applet
+  for applet in sh ping sleep ip ifconfig cat nc wc dd hostname ls echo head sha1sum true mkdir \
+    wget httpd; do
+    ln -sf busybox "$root/bin/$applet"
+  done
+  tar -C "$root" -cf "$RUN_DIR/busybox.tar" .
+}
+
+# host_up N: OVS, the state database, dockerd and the adapter of host N.
+host_up() {
+  local h=$1 d ns
+  d=$(hdir "$h")
+  ns=$(hns "$h")
+  mkdir -p "$d/docker" "$d/dexec"
+  ip netns add "$ns"
+  on_exit "ip netns del $ns"
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip -n "$ns" link set lo up
+
+  ovsdb-tool create "$d/conf.db" "$VSWITCH_SCHEMA"
+  start_daemon "$h" ovsdb-server ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" \
+    --unixctl="$d/ovsdb-server.ctl" --log-file="$d/ovsdb-server.file.log" --no-chdir
+  wait_until 10 test -S "$d/db.sock" || fail "ovsdb-server of host $h did not start"
+  vsctl "$h" --no-wait init
+  # Private run directory: bridges' .mgmt sockets must not land in /var/run/openvswitch.
+  start_daemon "$h" ovs-vswitchd env OVS_RUNDIR="$d" OVS_DBDIR="$d" OVS_LOGDIR="$d" \
+    ovs-vswitchd "unix:$d/db.sock" --unixctl="$d/ovs-vswitchd.ctl" \
+    --log-file="$d/ovs-vswitchd.file.log" --no-chdir -vconsole:off
+  wait_until 10 test -S "$d/ovs-vswitchd.ctl" || fail "ovs-vswitchd of host $h did not start"
+
+  ovsdb-tool create "$d/state.db" "$STATE_SCHEMA"
+  start_daemon "$h" state-db ovsdb-server "$d/state.db" --remote="punix:$d/state.sock" \
+    --unixctl="$d/state.ctl" --no-chdir
+  wait_until 10 test -S "$d/state.sock" || fail "state ovsdb-server of host $h did not start"
+
+  echo '{}' >"$d/daemon.json"
+  # Proxies point at a dead port: even an accidental pull could not leave the machine.
+  start_daemon "$h" dockerd env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
+    NO_PROXY= dockerd --config-file "$d/daemon.json" --data-root "$d/docker" \
+    --exec-root "$d/dexec" --pidfile "$d/docker.pid" -H "unix://$d/docker.sock" \
+    --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+    --userland-proxy=false
+  on_exit "dockerd_cleanup $h"
+  wait_until 60 dk "$h" version || fail "dockerd of host $h did not start"
+  make_image_tar
+  dk "$h" import "$RUN_DIR/busybox.tar" "$LAB_IMAGE" >/dev/null
+
+  start_daemon "$h" adapter "$OVSPLANE_BIN" adapter --listen "unix:$d/adapter.sock" \
+    --ovsdb "unix:$d/db.sock" --state-db "unix:$d/state.sock" --docker "unix://$d/docker.sock" \
+    --datapath netdev --host "h$h" --log-level debug
+  wait_until 10 curl -sf --unix-socket "$d/adapter.sock" http://adapter/v1/ping ||
+    fail "the adapter of host $h did not answer"
+  log "host $h up ($ns)"
+}
+
+# Runs before dockerd is stopped (LIFO): remove containers; afterwards unmount leftovers.
+dockerd_cleanup() {
+  local h=$1 d
+  d=$(hdir "$h")
+  local ids
+  ids=$(dk "$h" ps -aq 2>/dev/null || true)
+  [ -n "$ids" ] && dk "$h" rm -f $ids >/dev/null 2>&1
+  stop_pid "$(cat "$d/dockerd.pid" 2>/dev/null)"
+  local m
+  for m in $(awk -v p="$d" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+}
+
+# ---- Powerstrip, spoken by hand: what a proxy does around one Docker API call --------------
+
+# hook H TYPE METHOD REQUEST [BODY|null] [CODE RESP_BODY]: sets HOOK_STATUS (the adapter's HTTP
+# status) and HOOK_BODY (its answer). Not for $(...): the variables would stay in the subshell.
+hook() {
+  local h=$1 type=$2 method=$3 request=$4 body=${5:-null} code=${6:-0} resp=${7:-}
+  local payload out
+  if [ "$type" = pre-hook ]; then
+    payload=$(jq -nc --arg m "$method" --arg r "$request" --argjson b "$body" \
+      '{PowerstripProtocolVersion:1, Type:"pre-hook", ClientRequest:{Method:$m, Request:$r, Body:$b}}')
+  else
+    payload=$(jq -nc --arg m "$method" --arg r "$request" --argjson b "$body" --argjson c "$code" \
+      --arg rb "$resp" \
+      '{PowerstripProtocolVersion:1, Type:"post-hook", ClientRequest:{Method:$m, Request:$r, Body:$b},
+        ServerResponse:{ContentType:"application/json", Body:$rb, Code:$c}}')
+  fi
+  out=$(curl -s --unix-socket "$(hdir "$h")/adapter.sock" -H 'Content-Type: application/json' \
+    --data-binary "$payload" -w '\n%{http_code}' http://adapter/adapter)
+  HOOK_STATUS=${out##*$'\n'}
+  HOOK_BODY=${out%$'\n'*}
+}
+
+# docker_api H METHOD PATH [BODY]: sets API_STATUS and API_BODY.
+docker_api() {
+  local h=$1 method=$2 path=$3 body=${4:-} out
+  if [ -n "$body" ]; then
+    out=$(curl -s --unix-socket "$(hdir "$h")/docker.sock" -X "$method" -H 'Content-Type: application/json' \
+      --data-binary "$body" -w '\n%{http_code}' "http://docker$path")
+  else
+    out=$(curl -s --unix-socket "$(hdir "$h")/docker.sock" -X "$method" -w '\n%{http_code}' "http://docker$path")
+  fi
+  API_STATUS=${out##*$'\n'}
+  API_BODY=${out%$'\n'*}
+}
+
+# create_container H NAME ENV...: pre-hook, create, post-hook; returns 1 (ERROR set) if refused.
+create_container() {
+  local h=$1 name=$2
+  shift 2
+  local env body request newbody created
+  env=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
+  body=$(jq -nc --arg img "$LAB_IMAGE" --argjson env "$env" \
+    '{Image:$img, Cmd:["sleep","3600"], Env:$env, HostConfig:{NetworkMode:"default"}}')
+  request="/v1.41/containers/create?name=$name"
+  hook "$h" pre-hook POST "$request" "$(jq -nc --arg b "$body" '$b')"
+  if [ "$HOOK_STATUS" != 200 ]; then
+    ERROR=$(jq -r .message <<<"$HOOK_BODY")
+    return 1
+  fi
+  newbody=$(jq -r .ModifiedClientRequest.Body <<<"$HOOK_BODY")
+  docker_api "$h" POST "$request" "$newbody"
+  created=$API_BODY
+  hook "$h" post-hook POST "$request" "$(jq -nc --arg b "$body" '$b')" "$API_STATUS" "$created"
+  [ "$API_STATUS" = 201 ] || { ERROR="docker: $created"; return 1; }
+}
+
+start_container() {
+  local h=$1 name=$2
+  docker_api "$h" POST "/v1.41/containers/$name/start"
+  hook "$h" post-hook POST "/v1.41/containers/$name/start" null "$API_STATUS" "$API_BODY"
+  [ "$HOOK_STATUS" = 200 ] || fail "start hook for $name answered $HOOK_STATUS"
+}
+
+remove_container() {
+  local h=$1 name=$2
+  docker_api "$h" DELETE "/v1.41/containers/$name?force=1"
+  hook "$h" post-hook DELETE "/v1.41/containers/$name?force=1" null "$API_STATUS" "$API_BODY"
+}
+
+# The address of a container's eth0 (as seen inside it).
+container_ip() { dk "$1" exec "$2" ip -o -4 addr show eth0 | awk '{print $4}' | cut -d/ -f1; }
+
+# Daemon logs must not report unexpected trouble.
+check_logs() {
+  local h=$1 d
+  d=$(hdir "$h")
+  if grep -E '\[(error|critical)\]|AddressSanitizer|runtime error:' "$d/adapter.log" >/dev/null; then
+    fail "errors in host $h's adapter log"
+  fi
+  # A veth vanishing with its namespace (a container restart) is expected to be noticed.
+  local unexpected
+  unexpected=$(grep -E '\|(EMER|ERR)\|' "$d/ovs-vswitchd.file.log" |
+    grep -vE 'Network is down|No such device' || true)
+  [ -z "$unexpected" ] || fail "errors in host $h's ovs-vswitchd log: $(head -3 <<<"$unexpected")"
+}
