@@ -1,6 +1,7 @@
 #include "adapter/cli.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -132,47 +133,56 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   app.set_version_flag("--version", std::string("ovsplane ") + OVSPLANE_VERSION);
   app.require_subcommand(0, 1);
 
-  // ovsplane adapter
+  // ovsplane adapter / ovsplane proxy: one daemon, two defaults.
   DaemonConfig daemon;
   auto* adapterCmd = app.add_subcommand(
-      "adapter", "Run the Powerstrip v1 hook server (the network driver behind the proxy)");
-  adapterCmd->add_option("--listen", daemon.listen, "unix:/path or tcp:IP:PORT (repeatable)")
-      ->envname("OVSPLANE_LISTEN")
-      ->capture_default_str();
-  adapterCmd->add_option("--adapter-path", daemon.adapterPath, "HTTP path of the hook endpoint")
-      ->capture_default_str();
-  adapterCmd->add_option("--ovsdb", daemon.ovsdb, "Open vSwitch database remote")
-      ->envname("OVSPLANE_OVSDB")
-      ->capture_default_str();
-  adapterCmd
-      ->add_option("--state-db", daemon.stateDb,
-                   "ovsplane state database remote(s); comma-separated for a Raft cluster")
-      ->envname("OVSPLANE_STATE_DB")
-      ->capture_default_str();
-  adapterCmd->add_option("--docker", daemon.docker, "dockerd's Engine API socket")
-      ->envname("OVSPLANE_DOCKER")
-      ->capture_default_str();
-  adapterCmd
-      ->add_option("--datapath", daemon.datapath,
-                   "OVS datapath for bridges: system (kernel module), netdev (userspace), "
-                   "auto (system when the module is loaded)")
-      ->envname("OVSPLANE_DATAPATH")
-      ->check(CLI::IsMember({"auto", "system", "netdev"}))
-      ->capture_default_str();
-  adapterCmd->add_option("--mtu", daemon.mtu, "Overlay MTU: the underlay MTU minus 50")
-      ->envname("OVSPLANE_MTU")
-      ->check(CLI::Range(576, 9000))
-      ->capture_default_str();
-  adapterCmd->add_option("--host", daemon.hostName, "This host's name (default: hostname)")
-      ->envname("OVSPLANE_HOST");
-  adapterCmd
-      ->add_option("--vtep-ip", daemon.vtepIp,
-                   "This host's tunnel endpoint address; registers the host for VXLAN")
-      ->envname("OVSPLANE_VTEP_IP");
-  adapterCmd->add_option("--log-level", daemon.logLevel, "trace, debug, info, warn, error")
-      ->envname("OVSPLANE_LOG_LEVEL")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
-      ->capture_default_str();
+      "adapter", "Run the Powerstrip v1 hook server (the network driver behind a proxy)");
+  auto* proxyCmd = app.add_subcommand(
+      "proxy",
+      "Run the Powerstrip-compatible Docker API proxy with the adapter built in (no HTTP hop)");
+  proxyCmd
+      ->add_option("--proxy-listen", daemon.proxyListen,
+                   "Where docker clients connect: tcp:IP:PORT or unix:/path (repeatable; "
+                   "default tcp:127.0.0.1:2375)")
+      ->envname("OVSPLANE_PROXY_LISTEN");
+  for (CLI::App* cmd : {adapterCmd, proxyCmd}) {
+    const bool isProxy = cmd == proxyCmd;
+    cmd->add_option("--listen", daemon.listen,
+                    isProxy ? "Also serve the hook API here (unix:/path or tcp:IP:PORT)"
+                            : "unix:/path or tcp:IP:PORT (repeatable)")
+        ->envname("OVSPLANE_LISTEN");
+    cmd->add_option("--adapter-path", daemon.adapterPath, "HTTP path of the hook endpoint")
+        ->capture_default_str();
+    cmd->add_option("--ovsdb", daemon.ovsdb, "Open vSwitch database remote")
+        ->envname("OVSPLANE_OVSDB")
+        ->capture_default_str();
+    cmd->add_option("--state-db", daemon.stateDb,
+                    "ovsplane state database remote(s); comma-separated for a Raft cluster")
+        ->envname("OVSPLANE_STATE_DB")
+        ->capture_default_str();
+    cmd->add_option("--docker", daemon.docker, "dockerd's Engine API socket")
+        ->envname("OVSPLANE_DOCKER")
+        ->capture_default_str();
+    cmd->add_option("--datapath", daemon.datapath,
+                    "OVS datapath for bridges: system (kernel module), netdev (userspace), "
+                    "auto (system when the module is loaded)")
+        ->envname("OVSPLANE_DATAPATH")
+        ->check(CLI::IsMember({"auto", "system", "netdev"}))
+        ->capture_default_str();
+    cmd->add_option("--mtu", daemon.mtu, "Overlay MTU: the underlay MTU minus 50")
+        ->envname("OVSPLANE_MTU")
+        ->check(CLI::Range(576, 9000))
+        ->capture_default_str();
+    cmd->add_option("--host", daemon.hostName, "This host's name (default: hostname)")
+        ->envname("OVSPLANE_HOST");
+    cmd->add_option("--vtep-ip", daemon.vtepIp,
+                    "This host's tunnel endpoint address; registers the host for VXLAN")
+        ->envname("OVSPLANE_VTEP_IP");
+    cmd->add_option("--log-level", daemon.logLevel, "trace, debug, info, warn, error")
+        ->envname("OVSPLANE_LOG_LEVEL")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+        ->capture_default_str();
+  }
 
   std::vector<std::string> cidrs;
   auto* cidr = app.add_subcommand(
@@ -227,6 +237,16 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     return app.exit(e, out, err) == 0 ? 0 : 2;
   }
   if (*adapterCmd) return runDaemon(daemon);
+  if (*proxyCmd) {
+    // Defaults of proxy mode: clients on 127.0.0.1:2375, no separate hook listener.
+    if (proxyCmd->count("--proxy-listen") == 0 && std::getenv("OVSPLANE_PROXY_LISTEN") == nullptr) {
+      daemon.proxyListen = {"tcp:127.0.0.1:2375"};
+    }
+    if (proxyCmd->count("--listen") == 0 && std::getenv("OVSPLANE_LISTEN") == nullptr) {
+      daemon.listen.clear();
+    }
+    return runDaemon(daemon);
+  }
   if (*cidr) return runCidr(cidrs, out, err);
   if (*probe) return runOvsdbProbe(remote, database, timeoutMs, out, err);
   if (*networkLs) return runStateView("network ls", stateDb, timeoutMs, "", out, err);

@@ -13,6 +13,7 @@
 
 #include "adapter/hook_service.h"
 #include "adapter/http_server.h"
+#include "adapter/proxy.h"
 #include "netdrv/docker_client.h"
 #include "netdrv/driver.h"
 #include "netdrv/seams.h"
@@ -99,6 +100,35 @@ int runDaemon(const DaemonConfig& config) {
   }
   std::vector<std::string> bound;
   for (const auto& address : server.addresses()) bound.push_back(address.toString());
+
+  std::unique_ptr<DockerProxy> proxy;
+  if (!config.proxyListen.empty()) {
+    std::vector<ListenAddress> proxyListen;
+    for (const auto& text : config.proxyListen) {
+      auto address = parseListenAddress(text);
+      if (!address) {
+        std::cerr << "ovsplane: --proxy-listen " << address.error() << "\n";
+        return 2;
+      }
+      proxyListen.push_back(*address);
+    }
+    std::string upstream = config.docker;
+    if (upstream.starts_with("unix://")) upstream.erase(0, 7);
+    // The built-in adapter: hooks go to the same HookService in-process, no HTTP hop.
+    const std::string path = config.adapterPath;
+    auto call = [service, path](const std::string& hookJson) {
+      return service->handle(HttpRequestView{.method = "POST", .target = path, .body = hookJson});
+    };
+    proxy = std::make_unique<DockerProxy>(ProxyOptions{.listen = proxyListen, .upstream = upstream},
+                                          builtinRules(call));
+    if (auto started = proxy->start(); !started) {
+      std::cerr << "ovsplane: " << started.error() << "\n";
+      return 1;
+    }
+    for (const auto& address : proxy->addresses()) {
+      spdlog::info("Docker API proxy on {} -> {}", address.toString(), upstream);
+    }
+  }
   spdlog::info(
       "ovsplane adapter on {} (path {}), host {}, datapath {}, overlay MTU {}, OVSDB {}, "
       "state {}, docker {}",
@@ -117,11 +147,38 @@ int runDaemon(const DaemonConfig& config) {
     }
   });
 
+  // Containers removed without a DELETE through the proxy (docker run --rm, a direct rm):
+  // Docker's event stream tells, and the driver detaches them.
+  std::jthread events([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      auto followed = docker->followEvents(
+          {{netdrv::labels::kEndpoint, ""}},
+          [&](const nlohmann::json& event) {
+            if (event.value("Action", "") == "destroy" && event.contains("Actor")) {
+              const std::string id = event["Actor"].value("ID", "");
+              if (auto detached = driver->detach(id); !detached) {
+                spdlog::warn("detaching removed container {} failed: {}", id,
+                             detached.error().message);
+              }
+            }
+            return true;
+          },
+          stop);
+      if (!followed) spdlog::warn("following Docker events: {}", followed.error().message);
+      for (int i = 0; i < 20 && !stop.stop_requested(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
+
   int signalNumber = 0;
   sigwait(&stopSignals, &signalNumber);
   spdlog::info("ovsplane adapter: signal {} received, finishing in-flight hooks", signalNumber);
   housekeeping.request_stop();
   housekeeping.join();
+  events.request_stop();
+  events.join();
+  if (proxy) proxy->stop();
   server.stop(std::chrono::seconds(30));
   spdlog::info("ovsplane adapter stopped");
   return 0;

@@ -9,6 +9,8 @@ namespace ovsplane::adapter {
 /** Settings of `ovsplane adapter` (flags and environment; see the README). */
 struct DaemonConfig {
   std::vector<std::string> listen = {"unix:/run/ovsplane/adapter.sock", "tcp:127.0.0.1:6675"};
+  /** The Docker API proxy with the adapter built in (no HTTP hop); empty: no proxy. */
+  std::vector<std::string> proxyListen;
   std::string adapterPath = "/adapter";
   std::string ovsdb = "unix:/var/run/openvswitch/db.sock";
   std::string stateDb = "unix:/var/run/ovsplane/state.sock";

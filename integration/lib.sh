@@ -34,7 +34,7 @@ fail() {
   echo "FAIL: $*" >&2
   local f
   for f in "$RUN_DIR"/h*/adapter.log; do
-    [ -f "$f" ] && { echo "--- $f (last 40 lines)" >&2; tail -n 40 "$f" >&2; }
+    [ -f "$f" ] && { echo "--- $f (last 40 lines)" >&2; grep -v '\[debug\]' "$f" | tail -n 40 >&2; }
   done
   exit 1
 }
@@ -80,6 +80,8 @@ hdir() { echo "$RUN_DIR/h$1"; }
 hx() { local h=$1; shift; nsenter --net="/run/netns/$(hns "$h")" "$@"; }
 vsctl() { local h=$1; shift; ovs-vsctl --db="unix:$(hdir "$h")/db.sock" --timeout=20 "$@"; }
 dk() { local h=$1; shift; docker -H "unix://$(hdir "$h")/docker.sock" "$@"; }
+# The docker CLI through host $1's ovsplane proxy (OVP_MODE=proxy).
+dp() { local h=$1; shift; docker -H "unix://$(hdir "$h")/proxy.sock" "$@"; }
 ovsplane() { local h=$1; shift; "$OVSPLANE_BIN" "$@" --state-db "unix:$(hdir "$h")/state.sock"; }
 
 # A daemon in host $1's namespace, in the background; its pid is stopped at exit.
@@ -101,7 +103,7 @@ make_image_tar() {
   cp "$(command -v busybox)" "$root/bin/busybox"
   local applet
   for applet in sh ping sleep ip ifconfig cat nc wc dd hostname ls echo head sha1sum true mkdir \
-    wget httpd; do
+    wget httpd seq; do
     ln -sf busybox "$root/bin/$applet"
   done
   tar -C "$root" -cf "$RUN_DIR/busybox.tar" .
@@ -146,11 +148,22 @@ host_up() {
   make_image_tar
   dk "$h" import "$RUN_DIR/busybox.tar" "$LAB_IMAGE" >/dev/null
 
-  start_daemon "$h" adapter "$OVSPLANE_BIN" adapter --listen "unix:$d/adapter.sock" \
+  # OVP_MODE=proxy: `ovsplane proxy` (Docker API proxy + built-in adapter, hooks also served);
+  # otherwise `ovsplane adapter` (hook server only).
+  local mode=adapter
+  local extra=()
+  if [ "${OVP_MODE:-adapter}" = proxy ]; then
+    mode=proxy
+    extra=(--proxy-listen "unix:$d/proxy.sock")
+  fi
+  start_daemon "$h" adapter "$OVSPLANE_BIN" "$mode" --listen "unix:$d/adapter.sock" "${extra[@]}" \
     --ovsdb "unix:$d/db.sock" --state-db "unix:$d/state.sock" --docker "unix://$d/docker.sock" \
     --datapath netdev --host "h$h" --log-level debug
   wait_until 10 curl -sf --unix-socket "$d/adapter.sock" http://adapter/v1/ping ||
     fail "the adapter of host $h did not answer"
+  if [ "$mode" = proxy ]; then
+    wait_until 10 docker -H "unix://$d/proxy.sock" version || fail "the proxy of host $h did not answer"
+  fi
   log "host $h up ($ns)"
 }
 

@@ -252,6 +252,7 @@ Result<void> Driver::commit(const std::string& endpointId, const std::string& ap
 }
 
 Result<void> Driver::rollback(const std::string& endpointId) {
+  std::scoped_lock serialized(teardownMutex_);
   std::optional<Endpoint> endpoint;
   {
     std::scoped_lock lock(mutex_);
@@ -378,6 +379,7 @@ Result<void> Driver::teardown(const Endpoint& endpoint) {
 }
 
 Result<void> Driver::detach(const std::string& appRef) {
+  std::scoped_lock serialized(teardownMutex_);
   std::optional<Endpoint> endpoint = findEndpoint(appRef);
   if (!endpoint) {
     // Not remembered (e.g. ovsplane restarted): find the network-only container by app name.

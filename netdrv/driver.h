@@ -129,6 +129,10 @@ class Driver final : public NetworkDriver {
   ipam::Allocator allocator_;
   mutable std::mutex mutex_;
   std::map<std::string, Endpoint> endpoints_;  // by endpoint id; guarded by mutex_
+  // Teardowns run one at a time: a DELETE post-hook and Docker's destroy event for the same
+  // container must not race (the loser would see "removal already in progress" and return
+  // before the container is gone).
+  std::mutex teardownMutex_;
 };
 
 }  // namespace ovsplane::netdrv

@@ -1,0 +1,529 @@
+#include "adapter/proxy.h"
+
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+namespace ovsplane::adapter {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+using Socket = asio::generic::stream_protocol::socket;
+using Json = nlohmann::json;
+
+bool globMatch(std::string_view pattern, std::string_view text) {
+  // Iterative wildcard matching with backtracking to the last '*'.
+  size_t p = 0;
+  size_t t = 0;
+  size_t star = std::string_view::npos;
+  size_t mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::vector<HookRule> builtinRules(HookCall call) {
+  std::vector<HookRule> rules;
+  for (const char* prefix : {"/*", ""}) {
+    rules.push_back({fmt::format("POST {}/containers/create", prefix), {call}, {call}});
+    rules.push_back({fmt::format("POST {}/containers/*/start", prefix), {}, {call}});
+    rules.push_back({fmt::format("DELETE {}/containers/*", prefix), {}, {call}});
+  }
+  return rules;
+}
+
+namespace {
+
+bool isJsonContentType(std::string_view contentType) {
+  const std::string_view media = contentType.substr(0, contentType.find(';'));
+  return media == "application/json";
+}
+
+bool isSuccess(unsigned status) { return status >= 200 && status < 300; }
+
+/** Writes a complete small response to the client. */
+void writeAnswer(Socket& client, unsigned version, bool keepAlive, const HttpAnswer& answer,
+                 error_code& ec) {
+  http::response<http::string_body> response{static_cast<http::status>(answer.status), version};
+  response.set(http::field::server, "ovsplane-proxy");
+  response.set(http::field::content_type, answer.contentType);
+  response.body() = answer.body;
+  response.keep_alive(keepAlive);
+  response.prepare_payload();
+  http::write(client, response, ec);
+}
+
+/** Relays a message's body piece by piece: the header is written at once, each piece as soon as
+ *  it arrives (streamed responses, chunked uploads), nothing is held beyond one buffer. */
+template <bool isRequest>
+void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
+                  http::parser<isRequest, http::buffer_body>& parser, error_code& ec) {
+  http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
+  http::write_header(out, serializer, ec);
+  if (ec) return;
+  std::array<char, 32 * 1024> chunk{};
+  while (!parser.is_done() || !serializer.is_done()) {
+    if (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      http::read_some(in, buffer, parser, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return;
+      const size_t got = chunk.size() - parser.get().body().size;
+      if (got == 0 && !parser.is_done())
+        continue;  // only framing was read (a chunk header):
+                   // an empty piece would end a chunked body
+      parser.get().body().size = got;
+      parser.get().body().data = got == 0 ? nullptr : chunk.data();
+      parser.get().body().more = !parser.is_done();
+    } else {
+      parser.get().body().data = nullptr;
+      parser.get().body().size = 0;
+      parser.get().body().more = false;
+    }
+    http::write(out, serializer, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return;
+    if (parser.is_done() && serializer.is_done()) break;
+  }
+}
+
+/** Copies bytes one way until EOF, then half-closes the other side. */
+void pipeOneWay(Socket& from, Socket& to, beast::flat_buffer& pending) {
+  error_code ec;
+  if (pending.size() > 0) {
+    asio::write(to, pending.data(), ec);
+    pending.consume(pending.size());
+  }
+  std::array<char, 32 * 1024> chunk{};
+  while (!ec) {
+    const size_t n = from.read_some(asio::buffer(chunk), ec);
+    if (n > 0) asio::write(to, asio::buffer(chunk.data(), n), ec);
+  }
+  error_code ignored;
+  to.shutdown(asio::socket_base::shutdown_send, ignored);
+}
+
+}  // namespace
+
+class DockerProxy::Impl {
+ public:
+  Impl(ProxyOptions options, std::vector<HookRule> rules)
+      : options_(std::move(options)), rules_(std::move(rules)) {}
+
+  std::expected<void, std::string> start();
+  void stop();
+  std::vector<ListenAddress> addresses() const { return bound_; }
+
+ private:
+  void acceptLoop(size_t index);
+  void serve(Socket client);
+  bool connectUpstream(Socket& upstream, error_code& ec);
+  void collectHooks(std::string_view method, std::string_view target, std::vector<HookCall>& pre,
+                    std::vector<HookCall>& post) const;
+  void track(Socket& socket, bool add);
+
+  ProxyOptions options_;
+  std::vector<HookRule> rules_;
+  asio::io_context ioc_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> tcp_;
+  std::vector<std::unique_ptr<asio::local::stream_protocol::acceptor>> unix_;
+  std::vector<ListenAddress> bound_;
+  std::vector<std::thread> acceptors_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::list<int> openFds_;  // guarded by mutex_: shut down on stop()
+  std::atomic<int> sessions_{0};
+};
+
+void DockerProxy::Impl::track(Socket& socket, bool add) {
+  std::scoped_lock lock(mutex_);
+  if (add) {
+    openFds_.push_back(socket.native_handle());
+  } else {
+    openFds_.remove(socket.native_handle());
+  }
+}
+
+std::expected<void, std::string> DockerProxy::Impl::start() {
+  for (const ListenAddress& address : options_.listen) {
+    error_code ec;
+    if (address.kind == ListenAddress::Kind::Unix) {
+      std::error_code fsError;
+      if (std::filesystem::is_socket(std::filesystem::symlink_status(address.path, fsError))) {
+        std::filesystem::remove(address.path, fsError);
+      }
+      auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(ioc_);
+      asio::local::stream_protocol::endpoint endpoint(address.path);
+      acceptor->open(endpoint.protocol(), ec);
+      if (!ec) acceptor->bind(endpoint, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec)
+        return std::unexpected(
+            fmt::format("proxy listen on {}: {}", address.toString(), ec.message()));
+      ::chmod(address.path.c_str(), options_.unixSocketMode);
+      unix_.push_back(std::move(acceptor));
+      bound_.push_back(address);
+    } else {
+      auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(ioc_);
+      asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address.host), address.port);
+      acceptor->open(endpoint.protocol(), ec);
+      if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor->bind(endpoint, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec)
+        return std::unexpected(
+            fmt::format("proxy listen on {}: {}", address.toString(), ec.message()));
+      ListenAddress actual = address;
+      actual.port = acceptor->local_endpoint().port();
+      tcp_.push_back(std::move(acceptor));
+      bound_.push_back(actual);
+    }
+  }
+  for (size_t i = 0; i < bound_.size(); ++i) {
+    acceptors_.emplace_back([this, i] { acceptLoop(i); });
+  }
+  return {};
+}
+
+void DockerProxy::Impl::acceptLoop(size_t index) {
+  const bool isUnix = bound_[index].kind == ListenAddress::Kind::Unix;
+  size_t unixIndex = 0;
+  size_t tcpIndex = 0;
+  for (size_t i = 0; i < index; ++i) {
+    (bound_[i].kind == ListenAddress::Kind::Unix ? unixIndex : tcpIndex)++;
+  }
+  while (!stopping_) {
+    error_code ec;
+    int fd = -1;
+    int family = AF_UNIX;
+    if (isUnix) {
+      asio::local::stream_protocol::socket socket(ioc_);
+      unix_[unixIndex]->accept(socket, ec);
+      if (!ec) fd = socket.release();
+    } else {
+      asio::ip::tcp::socket socket(ioc_);
+      tcp_[tcpIndex]->accept(socket, ec);
+      if (!ec) {
+        family = socket.local_endpoint().protocol().family();
+        socket.set_option(asio::ip::tcp::no_delay(true), ec);
+        fd = socket.release();
+      }
+    }
+    if (stopping_) {
+      if (fd >= 0) ::close(fd);
+      return;
+    }
+    if (fd < 0) continue;
+    Socket client(ioc_);
+    client.assign(asio::generic::stream_protocol(family, SOCK_STREAM), fd, ec);
+    ++sessions_;
+    std::thread([this, client = std::move(client)]() mutable {
+      serve(std::move(client));
+      --sessions_;
+    }).detach();
+  }
+}
+
+bool DockerProxy::Impl::connectUpstream(Socket& upstream, error_code& ec) {
+  if (upstream.is_open()) return true;
+  asio::local::stream_protocol::socket socket(ioc_);
+  socket.connect(asio::local::stream_protocol::endpoint(options_.upstream), ec);
+  if (ec) return false;
+  upstream.assign(asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), socket.release(), ec);
+  if (!ec) track(upstream, true);
+  return !ec;
+}
+
+void DockerProxy::Impl::collectHooks(std::string_view method, std::string_view target,
+                                     std::vector<HookCall>& pre,
+                                     std::vector<HookCall>& post) const {
+  const std::string key = fmt::format("{} {}", method, target.substr(0, target.find('?')));
+  for (const HookRule& rule : rules_) {
+    if (!globMatch(rule.pattern, key)) continue;
+    pre.insert(pre.end(), rule.pre.begin(), rule.pre.end());
+    post.insert(post.end(), rule.post.begin(), rule.post.end());
+  }
+}
+
+void DockerProxy::Impl::serve(Socket client) {
+  track(client, true);
+  Socket upstream(ioc_);
+  beast::flat_buffer clientBuffer;
+  beast::flat_buffer upstreamBuffer;
+  auto closeUpstream = [&] {
+    if (!upstream.is_open()) return;
+    track(upstream, false);
+    error_code ignored;
+    upstream.close(ignored);
+  };
+
+  for (;;) {
+    error_code ec;
+    http::request_parser<http::buffer_body> request;
+    request.body_limit(boost::none);
+    http::read_header(client, clientBuffer, request, ec);
+    if (ec) break;  // EOF, reset, garbage: the connection ends
+    const std::string method(request.get().method_string());
+    const std::string target(request.get().target());
+    const unsigned version = request.get().version();
+    const bool keepAlive = request.get().keep_alive();
+    const bool upgradeAsked = !request.get()[http::field::upgrade].empty();
+    std::vector<HookCall> pre;
+    std::vector<HookCall> post;
+    collectHooks(method, target, pre, post);
+
+    if (!connectUpstream(upstream, ec)) {
+      // Drain what the client sent so the error answer is read, then report it.
+      writeAnswer(client, version, false,
+                  errorAnswer(502, fmt::format("cannot reach dockerd at {}: {}", options_.upstream,
+                                               ec.message())),
+                  ec);
+      break;
+    }
+
+    std::optional<std::string> originalBody;  // the client's JSON body, for post-hooks
+    if (!pre.empty()) {
+      http::request_parser<http::string_body> full{std::move(request)};
+      full.body_limit(options_.hookBodyLimit);
+      http::read(client, clientBuffer, full, ec);
+      if (ec) {
+        writeAnswer(client, version, false,
+                    errorAnswer(ec == http::error::body_limit ? 413 : 400,
+                                fmt::format("reading the request body: {}", ec.message())),
+                    ec);
+        break;
+      }
+      auto message = full.release();
+      const bool json = isJsonContentType(message[http::field::content_type]);
+      if (json) originalBody = message.body();
+      std::optional<std::string> body = originalBody;
+      std::optional<HttpAnswer> refused;
+      for (const HookCall& call : pre) {
+        const Json hook = {{"PowerstripProtocolVersion", 1},
+                           {"Type", "pre-hook"},
+                           {"ClientRequest",
+                            {{"Method", method},
+                             {"Request", target},
+                             {"Body", body ? Json(*body) : Json(nullptr)}}}};
+        HttpAnswer answer = call(hook.dump());
+        if (!isSuccess(answer.status)) {
+          refused = std::move(answer);
+          break;
+        }
+        const Json reply = Json::parse(answer.body, nullptr, false);
+        const Json* modified = reply.is_object() && reply.contains("ModifiedClientRequest")
+                                   ? &reply["ModifiedClientRequest"]
+                                   : nullptr;
+        if (modified == nullptr || !modified->is_object()) {
+          refused =
+              errorAnswer(502, "an adapter answered a pre-hook without ModifiedClientRequest");
+          break;
+        }
+        if (json && modified->contains("Body") && (*modified)["Body"].is_string()) {
+          body = (*modified)["Body"].get<std::string>();
+        }
+      }
+      if (refused) {
+        writeAnswer(client, version, keepAlive, *refused, ec);
+        if (ec || !keepAlive) break;
+        continue;
+      }
+      if (json && body) {
+        message.body() = *body;
+        message.prepare_payload();
+      }
+      http::write(upstream, message, ec);
+    } else {
+      relayMessage(upstream, client, clientBuffer, request, ec);
+    }
+    if (ec) {
+      writeAnswer(client, version, false,
+                  errorAnswer(502, fmt::format("sending the request to dockerd: {}", ec.message())),
+                  ec);
+      break;
+    }
+
+    http::response_parser<http::buffer_body> response;
+    response.body_limit(boost::none);
+    if (method == "HEAD") response.skip(true);
+    http::read_header(upstream, upstreamBuffer, response, ec);
+    if (ec) {
+      writeAnswer(client, version, false,
+                  errorAnswer(502, fmt::format("reading dockerd's answer: {}", ec.message())), ec);
+      break;
+    }
+    const unsigned status = response.get().result_int();
+    const std::string_view contentType = response.get()[http::field::content_type];
+    // 101 Switching Protocols, or (older daemons) 200 with a raw stream to an upgrade request.
+    const bool hijacked =
+        status == 101 ||
+        (upgradeAsked && (contentType == "application/vnd.docker.raw-stream" ||
+                          contentType == "application/vnd.docker.multiplexed-stream"));
+    if (method == "HEAD") {
+      // No body follows, whatever Content-Length says: forward the head alone.
+      http::response<http::empty_body> head{response.get().base()};
+      http::response_serializer<http::empty_body> serializer{head};
+      serializer.split(true);
+      http::write_header(client, serializer, ec);
+      if (!response.get().keep_alive()) closeUpstream();
+      if (ec || !keepAlive) break;
+      continue;
+    }
+    if (hijacked) {
+      // Forward Docker's status line and headers as they are, then pipe both ways.
+      http::response<http::empty_body> head{response.get().base()};
+      http::response_serializer<http::empty_body> serializer{head};
+      serializer.split(true);
+      http::write_header(client, serializer, ec);
+      if (ec) break;
+      std::thread toDocker([&] { pipeOneWay(client, upstream, clientBuffer); });
+      pipeOneWay(upstream, client, upstreamBuffer);
+      toDocker.join();
+      break;
+    }
+
+    if (!post.empty()) {
+      http::response_parser<http::string_body> full{std::move(response)};
+      full.body_limit(options_.hookBodyLimit);
+      http::read(upstream, upstreamBuffer, full, ec);
+      if (ec) {
+        writeAnswer(client, version, false,
+                    errorAnswer(502, fmt::format("reading dockerd's answer: {}", ec.message())),
+                    ec);
+        break;
+      }
+      auto answerFromDocker = full.release();
+      const bool upstreamKeepAlive = answerFromDocker.keep_alive();
+      HttpAnswer result{answerFromDocker.result_int(),
+                        std::string(answerFromDocker[http::field::content_type]),
+                        answerFromDocker.body()};
+      Json contentTypeJson = result.contentType.empty() ? Json(nullptr) : Json(result.contentType);
+      for (const HookCall& call : post) {
+        const Json hook = {
+            {"PowerstripProtocolVersion", 1},
+            {"Type", "post-hook"},
+            {"ClientRequest",
+             {{"Method", method},
+              {"Request", target},
+              {"Body", originalBody ? Json(*originalBody) : Json(nullptr)}}},
+            {"ServerResponse",
+             {{"ContentType", contentTypeJson}, {"Body", result.body}, {"Code", result.status}}}};
+        HttpAnswer answer = call(hook.dump());
+        if (!isSuccess(answer.status)) {
+          result = std::move(answer);
+          break;
+        }
+        const Json reply = Json::parse(answer.body, nullptr, false);
+        if (!reply.is_object() || !reply.contains("ModifiedServerResponse") ||
+            !reply["ModifiedServerResponse"].is_object()) {
+          result =
+              errorAnswer(502, "an adapter answered a post-hook without ModifiedServerResponse");
+          break;
+        }
+        const Json& modified = reply["ModifiedServerResponse"];
+        if (modified.contains("Code") && modified["Code"].is_number_integer()) {
+          result.status = modified["Code"].get<unsigned>();
+        }
+        if (modified.contains("Body") && modified["Body"].is_string()) {
+          result.body = modified["Body"].get<std::string>();
+        }
+        if (modified.contains("ContentType")) {
+          contentTypeJson = modified["ContentType"];
+          result.contentType =
+              contentTypeJson.is_string() ? contentTypeJson.get<std::string>() : std::string();
+        }
+      }
+      http::response<http::string_body> out{static_cast<http::status>(result.status), version};
+      for (const auto& field : answerFromDocker.base()) {
+        if (field.name() == http::field::content_length ||
+            field.name() == http::field::transfer_encoding ||
+            field.name() == http::field::content_type || field.name() == http::field::connection) {
+          continue;
+        }
+        out.set(field.name_string(), field.value());
+      }
+      if (!result.contentType.empty()) out.set(http::field::content_type, result.contentType);
+      out.body() = result.body;
+      out.keep_alive(keepAlive);
+      out.prepare_payload();
+      http::write(client, out, ec);
+      if (!upstreamKeepAlive) closeUpstream();
+    } else {
+      const bool upstreamKeepAlive = response.get().keep_alive();
+      relayMessage(client, upstream, upstreamBuffer, response, ec);
+      if (!upstreamKeepAlive) closeUpstream();
+    }
+    if (ec || !keepAlive) break;
+  }
+  closeUpstream();
+  track(client, false);
+  error_code ignored;
+  client.shutdown(asio::socket_base::shutdown_both, ignored);
+  client.close(ignored);
+}
+
+void DockerProxy::Impl::stop() {
+  if (stopping_.exchange(true)) return;
+  error_code ignored;
+  for (auto& acceptor : tcp_) {
+    ::shutdown(acceptor->native_handle(), SHUT_RDWR);
+    acceptor->close(ignored);
+  }
+  for (auto& acceptor : unix_) {
+    ::shutdown(acceptor->native_handle(), SHUT_RDWR);
+    acceptor->close(ignored);
+  }
+  for (auto& thread : acceptors_) thread.join();
+  acceptors_.clear();
+  {
+    std::scoped_lock lock(mutex_);
+    for (int fd : openFds_) ::shutdown(fd, SHUT_RDWR);  // sessions see EOF and end
+  }
+  for (int i = 0; i < 500 && sessions_ > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (const ListenAddress& address : bound_) {
+    if (address.kind == ListenAddress::Kind::Unix) ::unlink(address.path.c_str());
+  }
+}
+
+DockerProxy::DockerProxy(ProxyOptions options, std::vector<HookRule> rules)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(rules))) {}
+DockerProxy::~DockerProxy() { stop(); }
+std::expected<void, std::string> DockerProxy::start() { return impl_->start(); }
+std::vector<ListenAddress> DockerProxy::addresses() const { return impl_->addresses(); }
+void DockerProxy::stop() { impl_->stop(); }
+
+}  // namespace ovsplane::adapter

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapter/hooks.h"
+#include "adapter/http_server.h"
+
+namespace ovsplane::adapter {
+
+/** Powerstrip-style endpoint matching: "METHOD PATH" (query removed) against a glob where `*`
+ *  matches any run of characters, '/' included. */
+bool globMatch(std::string_view pattern, std::string_view text);
+
+/** One hook adapter the proxy calls: takes a hook JSON body, answers like an HTTP adapter. */
+using HookCall = std::function<HttpAnswer(const std::string& hookJson)>;
+
+/** Which adapters run before (pre) and after (post) Docker for matching requests. */
+struct HookRule {
+  std::string pattern;  ///< e.g. "POST /*/containers/create"
+  std::vector<HookCall> pre;
+  std::vector<HookCall> post;
+};
+
+struct ProxyOptions {
+  std::vector<ListenAddress> listen;               ///< default: tcp:127.0.0.1:2375
+  std::string upstream = "/var/run/docker.sock";   ///< dockerd's unix socket
+  size_t hookBodyLimit = 16 * 1024 * 1024;         ///< bodies buffered for hooks
+  std::chrono::milliseconds headerTimeout{60000};  ///< reading a request/response head
+  unsigned unixSocketMode = 0660;
+};
+
+/**
+ * A Powerstrip-compatible Docker API proxy (protocol v1 semantics, see the README):
+ *  - requests matching a rule with pre-hooks have their JSON body passed through the adapters
+ *    in order (a non-2xx answer aborts and is returned to the client as is: Docker's error
+ *    shape, which the docker CLI prints); non-JSON bodies go to the hooks as null, untouched;
+ *  - responses matching a rule with post-hooks are buffered (bounded) and passed through them,
+ *    honouring the Code and ContentType they return;
+ *  - everything else streams: response headers are forwarded as soon as dockerd sends them
+ *    (docker run's wait), bodies piece by piece (logs -f, events), request bodies likewise
+ *    (build contexts are never held in memory);
+ *  - upgraded / hijacked connections (attach, exec, run -i/-t) get Docker's status line and
+ *    headers as they are, then bytes are piped both ways with half-close.
+ * One thread per client connection; slow clients never stall others. Thread-safe.
+ */
+class DockerProxy {
+ public:
+  DockerProxy(ProxyOptions options, std::vector<HookRule> rules);
+  ~DockerProxy();
+  DockerProxy(const DockerProxy&) = delete;
+  DockerProxy& operator=(const DockerProxy&) = delete;
+
+  std::expected<void, std::string> start();
+  std::vector<ListenAddress> addresses() const;
+  /** Stops accepting and closes every connection. */
+  void stop();
+
+  class Impl;  ///< opaque
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+/** The rules of ovsplane's built-in adapter: create (pre + post), start (post), delete (post),
+ *  on versioned and unversioned paths, all calling `call`. */
+std::vector<HookRule> builtinRules(HookCall call);
+
+}  // namespace ovsplane::adapter
