@@ -19,7 +19,13 @@ STATE_SCHEMA=${STATE_SCHEMA:-$OVP_ROOT/ovsdb/ovsplane.ovsschema}
 LAB_IMAGE=ovp-busybox:latest
 
 CLEANUP=()
-on_exit() { CLEANUP+=("$*"); }
+# on_exit CMD: run CMD at exit (last registered first). Also recorded in $RUN_DIR/cleanup.list
+# so that a lab kept running (LAB_KEEP=1, the demo) can be taken down later (lab_teardown).
+on_exit() {
+  CLEANUP+=("$*")
+  [ -n "${RUN_DIR:-}" ] && printf '%s\n' "$*" >>"$RUN_DIR/cleanup.list"
+  return 0
+}
 run_cleanup() {
   local i
   for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
@@ -68,11 +74,32 @@ lab_init() {
     command -v "$c" >/dev/null || skip "missing command: $c"
   done
   [ -x "$OVSPLANE_BIN" ] || skip "ovsplane binary not found at $OVSPLANE_BIN (build first)"
-  RUN_DIR=$(mktemp -d "/tmp/ovp-$1-XXXXXX")
-  LAB_ID=$(printf '%04x' $((RANDOM % 65536)))
-  trap 'rc=$?; run_cleanup; rm -rf "$RUN_DIR"; exit $rc' EXIT
+  if [ -n "${LAB_DIR:-}" ]; then
+    RUN_DIR=$LAB_DIR
+    mkdir -p "$RUN_DIR"
+  else
+    RUN_DIR=$(mktemp -d "/tmp/ovp-$1-XXXXXX")
+  fi
+  LAB_ID=${LAB_ID:-$(printf '%04x' $((RANDOM % 65536)))}
+  printf 'LAB_ID=%s\n' "$LAB_ID" >"$RUN_DIR/lab.env"
+  : >"$RUN_DIR/cleanup.list"
+  # LAB_KEEP=1: leave everything running on success (the demo); clean up on failure only.
+  trap 'rc=$?; if [ $rc != 0 ] || [ "${LAB_KEEP:-0}" != 1 ]; then run_cleanup; rm -rf "$RUN_DIR"; fi; exit $rc' EXIT
   trap 'exit 130' INT TERM
   log "lab $1 in $RUN_DIR"
+}
+
+# lab_teardown DIR: stops what a kept lab (LAB_KEEP=1) started, newest first, and removes DIR.
+lab_teardown() {
+  RUN_DIR=$1
+  [ -f "$RUN_DIR/lab.env" ] || return 0
+  . "$RUN_DIR/lab.env"
+  local lines=() line i
+  while IFS= read -r line; do lines+=("$line"); done <"$RUN_DIR/cleanup.list"
+  for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+    eval "${lines[i]}" >/dev/null 2>&1 || true
+  done
+  rm -rf "$RUN_DIR"
 }
 
 hns() { echo "ovp${LAB_ID}h$1"; }
@@ -141,7 +168,7 @@ host_up() {
   start_daemon "$h" dockerd env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
     NO_PROXY= dockerd --config-file "$d/daemon.json" --data-root "$d/docker" \
     --exec-root "$d/dexec" --pidfile "$d/docker.pid" -H "unix://$d/docker.sock" \
-    --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+    --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
     --userland-proxy=false
   on_exit "dockerd_cleanup $h"
   wait_until 60 dk "$h" version || fail "dockerd of host $h did not start"
