@@ -1,5 +1,7 @@
 #include "adapter/http_server.h"
 
+#include "adapter/listeners.h"
+
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -232,38 +234,20 @@ void HttpServer::Impl::accept(std::shared_ptr<Acceptor> acceptor) {
 
 std::expected<void, std::string> HttpServer::Impl::start() {
   for (const ListenAddress& address : options_.listen) {
-    error_code ec;
     if (address.kind == ListenAddress::Kind::Unix) {
-      std::error_code fsError;
-      const auto status = std::filesystem::symlink_status(address.path, fsError);
-      if (!fsError && std::filesystem::is_socket(status)) {
-        std::filesystem::remove(address.path, fsError);  // a stale socket of an earlier run
-      }
-      auto acceptor = std::make_shared<asio::local::stream_protocol::acceptor>(ioc_);
-      asio::local::stream_protocol::endpoint endpoint(address.path);
-      acceptor->open(endpoint.protocol(), ec);
-      if (!ec) acceptor->bind(endpoint, ec);
-      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec)
-        return std::unexpected(fmt::format("listen on {}: {}", address.toString(), ec.message()));
-      ::chmod(address.path.c_str(), options_.unixSocketMode);
-      unixAcceptors_.push_back(acceptor);
+      auto acceptor = openUnixListener(ioc_, address.path, options_.unixSocketMode);
+      if (!acceptor) return std::unexpected(acceptor.error());
+      unixAcceptors_.push_back(std::move(*acceptor));
       bound_.push_back(address);
-      accept(acceptor);
+      accept(unixAcceptors_.back());
     } else {
-      auto acceptor = std::make_shared<asio::ip::tcp::acceptor>(ioc_);
-      asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address.host), address.port);
-      acceptor->open(endpoint.protocol(), ec);
-      if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec) acceptor->bind(endpoint, ec);
-      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec)
-        return std::unexpected(fmt::format("listen on {}: {}", address.toString(), ec.message()));
+      auto acceptor = openTcpListener(ioc_, address.host, address.port);
+      if (!acceptor) return std::unexpected(acceptor.error());
       ListenAddress actual = address;
-      actual.port = acceptor->local_endpoint().port();
-      tcpAcceptors_.push_back(acceptor);
+      actual.port = (*acceptor)->local_endpoint().port();
+      tcpAcceptors_.push_back(std::move(*acceptor));
       bound_.push_back(actual);
-      accept(acceptor);
+      accept(tcpAcceptors_.back());
     }
   }
   for (unsigned i = 0; i < std::max(1U, options_.ioThreads); ++i) {

@@ -1,5 +1,7 @@
 #include "adapter/proxy.h"
 
+#include "adapter/listeners.h"
+
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -178,36 +180,17 @@ void DockerProxy::Impl::track(Socket& socket, bool add) {
 
 std::expected<void, std::string> DockerProxy::Impl::start() {
   for (const ListenAddress& address : options_.listen) {
-    error_code ec;
     if (address.kind == ListenAddress::Kind::Unix) {
-      std::error_code fsError;
-      if (std::filesystem::is_socket(std::filesystem::symlink_status(address.path, fsError))) {
-        std::filesystem::remove(address.path, fsError);
-      }
-      auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(ioc_);
-      asio::local::stream_protocol::endpoint endpoint(address.path);
-      acceptor->open(endpoint.protocol(), ec);
-      if (!ec) acceptor->bind(endpoint, ec);
-      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec)
-        return std::unexpected(
-            fmt::format("proxy listen on {}: {}", address.toString(), ec.message()));
-      ::chmod(address.path.c_str(), options_.unixSocketMode);
-      unix_.push_back(std::move(acceptor));
+      auto acceptor = openUnixListener(ioc_, address.path, options_.unixSocketMode);
+      if (!acceptor) return std::unexpected("proxy: " + acceptor.error());
+      unix_.push_back(std::move(*acceptor));
       bound_.push_back(address);
     } else {
-      auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(ioc_);
-      asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address.host), address.port);
-      acceptor->open(endpoint.protocol(), ec);
-      if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec) acceptor->bind(endpoint, ec);
-      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec)
-        return std::unexpected(
-            fmt::format("proxy listen on {}: {}", address.toString(), ec.message()));
+      auto acceptor = openTcpListener(ioc_, address.host, address.port);
+      if (!acceptor) return std::unexpected("proxy: " + acceptor.error());
       ListenAddress actual = address;
-      actual.port = acceptor->local_endpoint().port();
-      tcp_.push_back(std::move(acceptor));
+      actual.port = (*acceptor)->local_endpoint().port();
+      tcp_.push_back(std::move(*acceptor));
       bound_.push_back(actual);
     }
   }

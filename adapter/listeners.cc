@@ -1,0 +1,46 @@
+#include "adapter/listeners.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace ovsplane::adapter {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+std::expected<std::unique_ptr<asio::local::stream_protocol::acceptor>, std::string>
+openUnixListener(asio::io_context& ioc, const std::string& path, unsigned mode) {
+  std::error_code fsError;
+  if (std::filesystem::is_socket(std::filesystem::symlink_status(path, fsError))) {
+    std::filesystem::remove(path, fsError);  // a stale socket of an earlier run
+  }
+  auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(ioc);
+  asio::local::stream_protocol::endpoint endpoint(path);
+  error_code ec;
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::unexpected(fmt::format("listen on unix:{}: {}", path, ec.message()));
+  ::chmod(path.c_str(), mode);
+  return acceptor;
+}
+
+std::expected<std::unique_ptr<asio::ip::tcp::acceptor>, std::string> openTcpListener(
+    asio::io_context& ioc, const std::string& host, uint16_t port) {
+  auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(ioc);
+  error_code ec;
+  const asio::ip::address address = asio::ip::make_address(host, ec);
+  if (ec) return std::unexpected(fmt::format("listen on tcp:{}:{}: bad address", host, port));
+  asio::ip::tcp::endpoint endpoint(address, port);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::unexpected(fmt::format("listen on tcp:{}:{}: {}", host, port, ec.message()));
+  return acceptor;
+}
+
+}  // namespace ovsplane::adapter
