@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the benchmarks in release mode and run them.
-# Usage: scripts/bench.sh [ipam|ovsdb] [benchmark args]
+# Build the benchmarks in release mode and run one of them.
+# Usage: scripts/bench.sh ipam|ovsdb [benchmark args]    Google Benchmark programs
+#        scripts/bench.sh hooks                           hook server: passthrough hooks/s, RSS
+#        scripts/bench.sh proxy                           proxy vs dockerd direct (root: a lab host)
 # Results and the exact commands are recorded in docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,5 +12,66 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOVSPLANE_BUILD_
   -DOVSPLANE_BUILD_BENCH=ON >/dev/null
 which=${1:-ipam}
 shift || true
-cmake --build "$BUILD_DIR" --target "${which}_bench"
-"$BUILD_DIR/bench/${which}_bench" "$@"
+LOAD=$BUILD_DIR/bench/http_load
+
+case $which in
+ipam | ovsdb)
+  cmake --build "$BUILD_DIR" --target "${which}_bench"
+  "$BUILD_DIR/bench/${which}_bench" "$@"
+  ;;
+hooks)
+  cmake --build "$BUILD_DIR" --target ovsplane http_load
+  dir=$(mktemp -d /tmp/ovsplane-bench-XXXXXX)
+  # No OVS, state database or dockerd is needed for passthrough hooks (they never reach them).
+  "$BUILD_DIR/adapter/ovsplane" adapter --listen "unix:$dir/hooks.sock" --ovsdb "unix:$dir/none" \
+    --state-db "unix:$dir/none" --docker "unix://$dir/none" --log-level warn >"$dir/adapter.log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+  for _ in $(seq 100); do [ -S "$dir/hooks.sock" ] && break; sleep 0.05; done
+  printf '%s' '{"PowerstripProtocolVersion":1,"Type":"pre-hook","ClientRequest":{"Method":"GET","Request":"/v1.41/containers/json?all=1","Body":null}}' >"$dir/hook.json"
+  "$LOAD" "$dir/hooks.sock" POST /adapter "$dir/hook.json" 4 500 close >/dev/null  # warm-up
+  for mode in close keepalive; do
+    for clients in 1 16; do
+      printf 'passthrough pre-hook, %-9s %2d clients: ' "$mode" "$clients"
+      "$LOAD" "$dir/hooks.sock" POST /adapter "$dir/hook.json" "$clients" $((40000 / clients)) "$mode"
+    done
+  done
+  echo "adapter RSS after the runs: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+  ;;
+proxy)
+  [ "$(id -u)" = 0 ] || { echo "bench proxy: needs root (a lab host with its own dockerd)" >&2; exit 1; }
+  cmake --build "$BUILD_DIR" --target ovsplane http_load
+  export OVSPLANE_BIN=$PWD/$BUILD_DIR/adapter/ovsplane OVP_MODE=proxy
+  # shellcheck source=../integration/lib.sh
+  . integration/lib.sh
+  lab_init bench
+  host_up 1
+  d=$(hdir 1)
+  for path in /_ping "/v1.41/containers/json?all=1"; do
+    for clients in 1 16; do
+      n=$((8000 / clients))
+      direct=$("$LOAD" "$d/docker.sock" GET "$path" - "$clients" "$n" keepalive)
+      proxied=$("$LOAD" "$d/proxy.sock" GET "$path" - "$clients" "$n" keepalive)
+      printf 'GET %-28s %2d clients  direct: %s\n%48s proxy:  %s\n' "$path" "$clients" "$direct" "" "$proxied"
+      awk -v a="$direct" -v b="$proxied" 'BEGIN {
+        split(a, x, /[ =]/); split(b, y, /[ =]/);
+        for (i in x) { if (x[i] == "rps") dr = x[i+1]; if (x[i] == "p50_us") dp = x[i+1] }
+        for (i in y) { if (y[i] == "rps") pr = y[i+1]; if (y[i] == "p50_us") pp = y[i+1] }
+        printf "%48s ratios: p50 %.2fx direct, throughput %.2fx direct\n", "", pp / dp, pr / dr }'
+    done
+  done
+  # Streaming: a 10,000-line log read in full, direct and through the proxy.
+  dk 1 run --pull=never -d --name logger "$LAB_IMAGE" sh -c 'seq 1 200000' >/dev/null
+  wait_until 30 sh -c "[ \"\$(docker -H unix://$d/docker.sock inspect -f '{{.State.Running}}' logger)\" = false ]"
+  for target in docker proxy; do
+    start=$(date +%s%N)
+    bytes=$(curl -s --unix-socket "$d/$target.sock" "http://x/v1.41/containers/logger/logs?stdout=1" | wc -c)
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    echo "logs of 200,000 lines via $target: $bytes bytes in $ms ms"
+  done
+  ;;
+*)
+  echo "bench: unknown benchmark $which (ipam, ovsdb, hooks, proxy)" >&2
+  exit 2
+  ;;
+esac
