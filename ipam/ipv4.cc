@@ -12,8 +12,10 @@ constexpr size_t kMaxEchoedInput = 64;
 
 /** The input, quoted and shortened, safe to put in a message (hostile strings stay readable). */
 std::string quoted(std::string_view text) {
+  // Bounded by what is printed, not by what is read: escapes take four characters each.
   std::string out = "\"";
-  for (size_t i = 0; i < text.size() && i < kMaxEchoedInput; ++i) {
+  size_t i = 0;
+  for (; i < text.size() && out.size() <= kMaxEchoedInput; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
       out.push_back(static_cast<char>(c));
@@ -21,7 +23,7 @@ std::string quoted(std::string_view text) {
       out += fmt::format("\\x{:02x}", c);
     }
   }
-  if (text.size() > kMaxEchoedInput) {
+  if (i < text.size()) {
     out += "...";
   }
   return out + "\"";

@@ -12,8 +12,8 @@ PACKAGES=(
   libyaml-cpp-dev libfmt-dev
   # libopenvswitch is built from this release tarball (Debian ships no libopenvswitch-dev)
   openvswitch-source
-  # tests and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # tests, fuzzing (libFuzzer) and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev clang-16 libclang-rt-16-dev
   # runtime: OVS daemons and tools, Docker, the offline test image, namespace plumbing
   openvswitch-switch openvswitch-common docker.io busybox-static ethtool iproute2 tcpdump
   iputils-ping procps util-linux curl jq

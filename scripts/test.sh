@@ -29,6 +29,28 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 command -v ovsdb-server >/dev/null || skip_tier ovsdb "ovsdb-server not installed"
 
+# Fuzzing (libFuzzer, clang): the hook decoder and the CIDR/env parsers, for a bounded time.
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+if command -v clang++-16 >/dev/null && [ "$FUZZ_SECONDS" -gt 0 ]; then
+  cmake -S fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 >/dev/null
+  cmake --build build/fuzz -j "$JOBS"
+  for target in hook cidr; do
+    corpus=$(mktemp -d)
+    cp fuzz/corpus/"$target"/* "$corpus"/
+    echo "test: fuzzing $target for ${FUZZ_SECONDS}s"
+    if ! (cd "$corpus" && "$OLDPWD/build/fuzz/${target}_fuzz" -max_total_time="$FUZZ_SECONDS" \
+          -timeout=10 -print_final_stats=1 . >fuzz.log 2>&1); then
+      tail -n 40 "$corpus/fuzz.log" >&2
+      echo "test: fuzz target $target FAILED (reproducer in $corpus)" >&2
+      exit 1
+    fi
+    grep -E '^stat::number_of_executed_units' "$corpus/fuzz.log" || true
+    rm -rf "$corpus"
+  done
+else
+  echo "test: SKIPPING fuzzing: clang++-16 not installed (or FUZZ_SECONDS=0)" >&2
+fi
+
 ctest_args=(--test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 600)
 if ((${#exclude[@]})); then
   ctest_args+=(-LE "^($(IFS='|'; echo "${exclude[*]}"))$")
