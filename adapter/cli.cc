@@ -178,6 +178,9 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     cmd->add_option("--vtep-ip", daemon.vtepIp,
                     "This host's tunnel endpoint address; registers the host for VXLAN")
         ->envname("OVSPLANE_VTEP_IP");
+    cmd->add_flag("--delete-empty-bridges", daemon.deleteEmptyBridges,
+                  "Delete a network's bridge with its last endpoint on this host")
+        ->envname("OVSPLANE_DELETE_EMPTY_BRIDGES");
     cmd->add_option("--log-level", daemon.logLevel, "trace, debug, info, warn, error")
         ->envname("OVSPLANE_LOG_LEVEL")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))

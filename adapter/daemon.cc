@@ -87,7 +87,8 @@ int runDaemon(const DaemonConfig& config) {
                                                             : ovsdb::DatapathType::Netdev,
                            .overlayMtu = config.mtu,
                            .applyTimeout = config.applyTimeout,
-                           .networkContainerPrefix = "ovsplane-net-"},
+                           .networkContainerPrefix = "ovsplane-net-",
+                           .deleteEmptyBridges = config.deleteEmptyBridges},
       netdrv::DriverDependencies{state, netdrv::makeStateCatalog(state, hostName),
                                  netdrv::makeOvsSwitchControl(ovs),
                                  netdrv::makeDockerRuntime(docker), netdrv::makeLinuxNetlink()});

@@ -23,6 +23,7 @@ struct DaemonConfig {
   std::chrono::milliseconds applyTimeout{5000};
   std::chrono::seconds pendingTimeout{600};
   std::string logLevel = "info";
+  bool deleteEmptyBridges = false;
 };
 
 /**

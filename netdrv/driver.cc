@@ -365,6 +365,16 @@ Result<void> Driver::teardown(const Endpoint& endpoint) {
   };
   ovsdb::SwitchChanges changes;
   changes.deletePort(endpoint.hostVeth);
+  if (config_.deleteEmptyBridges && endpoint.vni != 0) {
+    bool lastOnThisHost = true;
+    {
+      std::scoped_lock lock(mutex_);
+      for (const auto& [id, other] : endpoints_) {
+        lastOnThisHost = lastOnThisHost && (id == endpoint.id || other.vni != endpoint.vni);
+      }
+    }
+    if (lastOnThisHost) changes.deleteBridge(bridgeName(endpoint.vni));  // same transaction
+  }
   auto applied = deps_.ovs->apply(changes);
   note(applied ? Result<void>{} : std::unexpected(applied.error()));
   note(deps_.netlink->deleteLink(endpoint.hostVeth));

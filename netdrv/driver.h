@@ -36,6 +36,8 @@ struct DriverConfig {
   /** Wait this long for ovs-vswitchd to apply each attach (0: do not wait). */
   std::chrono::milliseconds applyTimeout{0};
   std::string networkContainerPrefix = "ovsplane-net-";
+  /** Delete a network's bridge (and its tunnels) with its last endpoint on this host. */
+  bool deleteEmptyBridges = false;
 };
 
 /** Everything the driver talks to; each is a seam tests may replace. */

@@ -261,6 +261,27 @@ TEST_F(DriverTest, CommitThenDetachByNameOrIdReleasesEverything) {
   EXPECT_TRUE(driver_->detach("never-heard-of-it").has_value());
 }
 
+TEST_F(DriverTest, EmptyBridgesGoWithTheirLastEndpointWhenConfigured) {
+  config_.deleteEmptyBridges = true;
+  driver_ = makeDriver();
+  auto first = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "one");
+  auto second = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "two");
+  auto other = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.9.1/24"}), "three");
+  ASSERT_TRUE(first && second && other);
+  ASSERT_TRUE(driver_->rollback((*first)->endpointId).has_value());
+  EXPECT_TRUE(ovs_->bridges.contains("ovpbr4096"));  // "two" still uses it
+  ASSERT_TRUE(driver_->rollback((*second)->endpointId).has_value());
+  EXPECT_FALSE(ovs_->bridges.contains("ovpbr4096"));
+  EXPECT_TRUE(ovs_->bridges.contains("ovpbr4097"));  // another network's bridge stays
+}
+
+TEST_F(DriverTest, BridgesStayByDefault) {
+  auto first = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "one");
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(driver_->rollback((*first)->endpointId).has_value());
+  EXPECT_TRUE(ovs_->bridges.contains("ovpbr4096"));
+}
+
 TEST_F(DriverTest, DetachAfterARestartFindsTheNetworkContainerByLabel) {
   auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
   ASSERT_TRUE(attached.has_value());
