@@ -69,7 +69,8 @@ int readResponse(int fd, std::string& pending) {
 
 int main(int argc, char** argv) {
   if (argc < 7) {
-    std::fprintf(stderr, "usage: %s SOCKET METHOD PATH BODY_FILE|- CLIENTS REQUESTS [keepalive|close]\n",
+    std::fprintf(stderr,
+                 "usage: %s SOCKET METHOD PATH BODY_FILE|- CLIENTS REQUESTS [keepalive|close]\n",
                  argv[0]);
     return 2;
   }
@@ -89,8 +90,8 @@ int main(int argc, char** argv) {
   std::string request = method + " " + path + " HTTP/1.1\r\nHost: bench\r\n";
   if (!keepAlive) request += "Connection: close\r\n";
   if (!body.empty() || method == "POST") {
-    request += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-               "\r\n";
+    request +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   request += "\r\n" + body;
 
@@ -108,7 +109,8 @@ int main(int argc, char** argv) {
           fd = connectUnix(socketPath);
           pending.clear();
         }
-        if (fd < 0 || write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+        if (fd < 0 ||
+            write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
           ++failures;
           if (fd >= 0) close(fd);
           fd = -1;
@@ -121,18 +123,23 @@ int main(int argc, char** argv) {
           fd = -1;
         }
         latencies[static_cast<size_t>(c)].push_back(
-            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                .count());
       }
       if (fd >= 0) close(fd);
     });
   }
   for (auto& thread : threads) thread.join();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<double> all;
   for (const auto& perThread : latencies) all.insert(all.end(), perThread.begin(), perThread.end());
   std::sort(all.begin(), all.end());
-  const auto pct = [&](double p) { return all.empty() ? 0.0 : all[static_cast<size_t>(p * static_cast<double>(all.size() - 1))]; };
-  std::printf("requests=%zu seconds=%.3f rps=%.0f p50_us=%.0f p99_us=%.0f failures=%d\n", all.size(),
-              seconds, static_cast<double>(all.size()) / seconds, pct(0.50), pct(0.99), failures.load());
+  const auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[static_cast<size_t>(p * static_cast<double>(all.size() - 1))];
+  };
+  std::printf("requests=%zu seconds=%.3f rps=%.0f p50_us=%.0f p99_us=%.0f failures=%d\n",
+              all.size(), seconds, static_cast<double>(all.size()) / seconds, pct(0.50), pct(0.99),
+              failures.load());
   return failures.load() == 0 ? 0 : 1;
 }

@@ -3,6 +3,8 @@
 #include <expected>
 #include <string>
 
+#include "common/error.h"
+
 namespace ovsplane::ipam {
 
 /** What went wrong, so callers can map errors to answers (a bad CIDR is the user's fault, an
@@ -17,17 +19,11 @@ enum class ErrorCode {
   StoreUnavailable,  ///< The persistence layer failed; retrying may help.
 };
 
-/** An error value with a message fit to show a user as is. */
-struct Error {
-  ErrorCode code;
-  std::string message;
-};
+using Error = BasicError<ErrorCode>;
 
 template <typename T>
 using Result = std::expected<T, Error>;
 
-inline std::unexpected<Error> makeError(ErrorCode code, std::string message) {
-  return std::unexpected(Error{code, std::move(message)});
-}
+using ovsplane::makeError;
 
 }  // namespace ovsplane::ipam

@@ -3,6 +3,8 @@
 #include <expected>
 #include <string>
 
+#include "common/error.h"
+
 namespace ovsplane::netdrv {
 
 /** What went wrong, so the adapter can answer with the right HTTP status. */
@@ -14,17 +16,11 @@ enum class ErrorCode {
   Internal,        ///< A bug or an impossible state.
 };
 
-/** An error value; `message` is fit to show users and names what failed. */
-struct Error {
-  ErrorCode code;
-  std::string message;
-};
+using Error = BasicError<ErrorCode>;
 
 template <typename T>
 using Result = std::expected<T, Error>;
 
-inline std::unexpected<Error> makeError(ErrorCode code, std::string message) {
-  return std::unexpected(Error{code, std::move(message)});
-}
+using ovsplane::makeError;
 
 }  // namespace ovsplane::netdrv

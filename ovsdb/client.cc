@@ -57,7 +57,7 @@ void ensureLoggingRouted() {
 }
 
 TxnOutcome outcomeOf(ovsplane_txn* txn, ovsplane_txn_status status) {
-  TxnOutcome outcome{.status = TxnOutcome::Status::Error, .error = {}};
+  TxnOutcome outcome{.status = TxnOutcome::Status::Failed, .error = {}};
   switch (status) {
     case OVSPLANE_TXN_SUCCESS:
       outcome.status = TxnOutcome::Status::Success;

@@ -31,8 +31,8 @@ void routeOvsLogging(int minSyslogLevel = 4);
 
 /** What a transaction commit ended with, as seen by a job's continuation. */
 struct TxnOutcome {
-  enum class Status { Success, Unchanged, TryAgain, Error } status;
-  std::string error;  ///< server/IDL error text (Error only)
+  enum class Status { Success, Unchanged, TryAgain, Failed } status;
+  std::string error;  ///< server/IDL error text (Failed only)
   bool constraintViolation = false;
   long long nextCfg = -1;  ///< Open_vSwitch next_cfg set by the txn, if incremented
 };

@@ -3,6 +3,8 @@
 #include <expected>
 #include <string>
 
+#include "common/error.h"
+
 namespace ovsplane::ovsdb {
 
 enum class ErrorCode {
@@ -14,17 +16,11 @@ enum class ErrorCode {
   ShuttingDown,     ///< The client is being destroyed.
 };
 
-/** An error value; `message` names the remote or row involved and is fit to show users. */
-struct Error {
-  ErrorCode code;
-  std::string message;
-};
+using Error = BasicError<ErrorCode>;
 
 template <typename T>
 using Result = std::expected<T, Error>;
 
-inline std::unexpected<Error> makeError(ErrorCode code, std::string message) {
-  return std::unexpected(Error{code, std::move(message)});
-}
+using ovsplane::makeError;
 
 }  // namespace ovsplane::ovsdb

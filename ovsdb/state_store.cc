@@ -62,7 +62,7 @@ JobStep commitThenSet(JobContext& context, ovsplane_txn* txn, IdlClient::Complet
                          return JobDone{};
                        case TxnOutcome::Status::TryAgain:
                          return JobRetryOnChange{};
-                       case TxnOutcome::Status::Error:
+                       case TxnOutcome::Status::Failed:
                          break;
                      }
                      if (outcome.constraintViolation) {

@@ -192,7 +192,7 @@ Result<int64_t> Switch::apply(const SwitchChanges& changes) {
                          }
                          case TxnOutcome::Status::TryAgain:
                            return JobRetryOnChange{};
-                         case TxnOutcome::Status::Error:
+                         case TxnOutcome::Status::Failed:
                            break;
                        }
                        done.set(makeError(ErrorCode::Backend,
