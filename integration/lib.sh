@@ -109,7 +109,13 @@ vsctl() { local h=$1; shift; ovs-vsctl --db="unix:$(hdir "$h")/db.sock" --timeou
 dk() { local h=$1; shift; docker -H "unix://$(hdir "$h")/docker.sock" "$@"; }
 # The docker CLI through host $1's ovsplane proxy (OVP_MODE=proxy).
 dp() { local h=$1; shift; docker -H "unix://$(hdir "$h")/proxy.sock" "$@"; }
-ovsplane() { local h=$1; shift; "$OVSPLANE_BIN" "$@" --state-db "unix:$(hdir "$h")/state.sock"; }
+ovsplane() {
+  local h=$1 sock
+  shift
+  sock="$(hdir "$h")/state.sock"
+  [ "${UNDERLAY:-0}" = 1 ] && sock=$(state_sock)
+  "$OVSPLANE_BIN" "$@" --state-db "unix:$sock"
+}
 
 # A daemon in host $1's namespace, in the background; its pid is stopped at exit.
 start_daemon() {
@@ -136,14 +142,40 @@ make_image_tar() {
   tar -C "$root" -cf "$RUN_DIR/busybox.tar" .
 }
 
+# underlay_up HOSTS: a switch namespace with a Linux bridge and one veth "cable" per host
+# (eth1 in each host namespace). Call before host_up; host_up then gives host N the underlay
+# address 192.168.77.N on a netdev br-phy (OVS userspace tunnelling) and registers it with that
+# VTEP. All hosts share host 1's state database (a unix socket is reachable from any namespace).
+UNDERLAY_PREFIX=192.168.77
+underlay_up() {
+  local hosts=$1 sw h
+  sw="ovp${LAB_ID}sw"
+  ip netns add "$sw"
+  on_exit "ip netns del $sw"
+  ip -n "$sw" link set lo up
+  ip -n "$sw" link add br-under type bridge
+  ip -n "$sw" link set br-under up
+  for h in $(seq 1 "$hosts"); do
+    ip netns add "$(hns "$h")"
+    on_exit "ip netns del $(hns "$h")"
+    ip link add eth1 netns "$(hns "$h")" type veth peer name "swp$h" netns "$sw"
+    ip -n "$sw" link set "swp$h" master br-under up
+  done
+  UNDERLAY=1
+}
+sw_ns() { echo "ovp${LAB_ID}sw"; }
+state_sock() { echo "$(hdir 1)/state.sock"; }
+
 # host_up N: OVS, the state database, dockerd and the adapter of host N.
 host_up() {
   local h=$1 d ns
   d=$(hdir "$h")
   ns=$(hns "$h")
   mkdir -p "$d/docker" "$d/dexec"
-  ip netns add "$ns"
-  on_exit "ip netns del $ns"
+  if [ "${UNDERLAY:-0}" != 1 ]; then
+    ip netns add "$ns"
+    on_exit "ip netns del $ns"
+  fi
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
   ip -n "$ns" link set lo up
 
@@ -158,10 +190,24 @@ host_up() {
     --log-file="$d/ovs-vswitchd.file.log" --no-chdir -vconsole:off
   wait_until 10 test -S "$d/ovs-vswitchd.ctl" || fail "ovs-vswitchd of host $h did not start"
 
-  ovsdb-tool create "$d/state.db" "$STATE_SCHEMA"
-  start_daemon "$h" state-db ovsdb-server "$d/state.db" --remote="punix:$d/state.sock" \
-    --unixctl="$d/state.ctl" --no-chdir
-  wait_until 10 test -S "$d/state.sock" || fail "state ovsdb-server of host $h did not start"
+  if [ "$h" = 1 ] || [ "${UNDERLAY:-0}" != 1 ]; then
+    ovsdb-tool create "$d/state.db" "$STATE_SCHEMA"
+    start_daemon "$h" state-db ovsdb-server "$d/state.db" --remote="punix:$d/state.sock" \
+      --unixctl="$d/state.ctl" --no-chdir
+    wait_until 10 test -S "$d/state.sock" || fail "state ovsdb-server of host $h did not start"
+  fi
+  local state="$d/state.sock" vtep=()
+  if [ "${UNDERLAY:-0}" = 1 ]; then
+    state=$(state_sock)
+    # Userspace tunnelling: eth1 is a port of br-phy and the VTEP address lives on br-phy's
+    # internal port; br-phy gets its own MAC (else the kernel answers on eth1 too).
+    vsctl "$h" -- add-br br-phy -- set Bridge br-phy datapath_type=netdev \
+      other_config:hwaddr="\"02:77:00:00:00:0$h\"" -- add-port br-phy eth1
+    ip -n "$ns" link set eth1 up
+    ip -n "$ns" addr add "$UNDERLAY_PREFIX.$h/24" dev br-phy
+    ip -n "$ns" link set br-phy up
+    vtep=(--vtep-ip "$UNDERLAY_PREFIX.$h")
+  fi
 
   echo '{}' >"$d/daemon.json"
   # Proxies point at a dead port: even an accidental pull could not leave the machine.
@@ -184,8 +230,8 @@ host_up() {
     extra=(--proxy-listen "unix:$d/proxy.sock")
   fi
   start_daemon "$h" adapter "$OVSPLANE_BIN" "$mode" --listen "unix:$d/adapter.sock" "${extra[@]}" \
-    --ovsdb "unix:$d/db.sock" --state-db "unix:$d/state.sock" --docker "unix://$d/docker.sock" \
-    --datapath netdev --host "h$h" --log-level debug
+    --ovsdb "unix:$d/db.sock" --state-db "unix:$state" --docker "unix://$d/docker.sock" \
+    --datapath netdev --host "h$h" "${vtep[@]}" --log-level debug
   wait_until 10 curl -sf --unix-socket "$d/adapter.sock" http://adapter/v1/ping ||
     fail "the adapter of host $h did not answer"
   if [ "$mode" = proxy ]; then
