@@ -136,15 +136,22 @@ int runDaemon(const DaemonConfig& config) {
       fmt::join(bound, " "), config.adapterPath, hostName, datapath, config.mtu, config.ovsdb,
       config.stateDb, config.docker);
 
-  // Unpaired attaches (the post-hook never came) are rolled back; the host's row is refreshed.
+  // Every second: tunnels follow the cluster's live hosts. Every 5 s: this host's row is
+  // refreshed (others consider it gone after 30 s of silence) and unpaired attaches (the
+  // post-hook never came) are rolled back.
   std::jthread housekeeping([&](std::stop_token stop) {
-    while (!stop.stop_requested()) {
-      for (int i = 0; i < 50 && !stop.stop_requested(); ++i) {
+    for (unsigned tick = 1; !stop.stop_requested(); ++tick) {
+      for (int i = 0; i < 10 && !stop.stop_requested(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       if (stop.stop_requested()) break;
-      service->expirePending(config.pendingTimeout);
-      if (!config.vtepIp.empty()) (void)state->registerHost(hostName, config.vtepIp);
+      if (auto reconciled = driver->reconcileTunnels(); !reconciled) {
+        spdlog::warn("reconciling tunnels: {}", reconciled.error().message);
+      }
+      if (tick % 5 == 0) {
+        service->expirePending(config.pendingTimeout);
+        if (!config.vtepIp.empty()) (void)state->registerHost(hostName, config.vtepIp);
+      }
     }
   });
 
@@ -181,6 +188,13 @@ int runDaemon(const DaemonConfig& config) {
   events.join();
   if (proxy) proxy->stop();
   server.stop(std::chrono::seconds(30));
+  if (!config.vtepIp.empty()) {
+    // Leaving the cluster: the other hosts drop their tunnels to this one at once.
+    if (auto removed = state->removeHost(hostName); !removed) {
+      spdlog::warn("removing host {} from the state database: {}", hostName,
+                   removed.error().message);
+    }
+  }
   spdlog::info("ovsplane adapter stopped");
   return 0;
 }

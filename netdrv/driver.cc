@@ -1,7 +1,9 @@
 #include "netdrv/driver.h"
 
+#include <charconv>
 #include <functional>
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -416,6 +418,64 @@ Result<void> Driver::detach(const std::string& appRef) {
                  endpoint->subnet.toGatewayString());
   }
   return done;
+}
+
+Result<size_t> Driver::reconcileTunnels() {
+  std::set<uint32_t> vnis;
+  {
+    std::scoped_lock lock(mutex_);
+    for (const auto& [id, endpoint] : endpoints_) {
+      if (endpoint.vni != 0) vnis.insert(endpoint.vni);
+    }
+  }
+  auto peers = deps_.catalog->peers();
+  if (!peers) return std::unexpected(peers.error());
+  auto owned = deps_.ovs->ownedPorts();
+  if (!owned) return std::unexpected(owned.error());
+  // Networks with endpoints here, from OVS too: after a restart the driver remembers no
+  // endpoint yet, and existing containers must keep their tunnels.
+  for (const auto& port : *owned) {
+    if (port.type.empty() && port.externalIds.contains("ovsplane-endpoint") &&
+        port.bridge.starts_with("ovpbr")) {
+      uint32_t vni = 0;
+      const std::string_view digits = std::string_view(port.bridge).substr(5);
+      if (std::from_chars(digits.data(), digits.data() + digits.size(), vni).ec == std::errc() &&
+          vni != 0) {
+        vnis.insert(vni);
+      }
+    }
+  }
+
+  std::set<std::string> wanted;
+  ovsdb::SwitchChanges changes;
+  size_t changed = 0;
+  std::set<std::string> existing;
+  for (const auto& port : *owned) {
+    if (port.type == "vxlan") existing.insert(port.name);
+  }
+  for (uint32_t vni : vnis) {
+    for (const PeerHost& peer : *peers) {
+      const std::string name = tunnelPortName(vni, peer.vtepIp);
+      wanted.insert(name);
+      if (!existing.contains(name)) {
+        changes.ensureVxlanPort(bridgeName(vni), name, peer.vtepIp, vni,
+                                {{"ovsplane-peer", peer.name}});
+        ++changed;
+      }
+    }
+  }
+  for (const auto& port : *owned) {
+    if (port.type == "vxlan" && !wanted.contains(port.name)) {
+      changes.deletePort(port.name);  // a departed host, or a network gone from this host
+      ++changed;
+    }
+  }
+  if (changes.empty()) return size_t{0};
+  auto applied = deps_.ovs->apply(changes);
+  if (!applied) return std::unexpected(applied.error());
+  spdlog::info("tunnels reconciled: {} vxlan ports added or removed ({} peers, {} networks)",
+               changed, peers->size(), vnis.size());
+  return changed;
 }
 
 std::vector<Endpoint> Driver::endpoints() const {

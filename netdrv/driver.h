@@ -120,6 +120,13 @@ class Driver final : public NetworkDriver {
   /** The endpoints this driver knows (attached, committed or not). */
   std::vector<Endpoint> endpoints() const override;
 
+  /**
+   * Makes the tunnels of every network with endpoints on this host match the cluster's live
+   * hosts: a protected vxlan port per peer, none to departed hosts. One transaction, none when
+   * nothing changes. Returns how many tunnel ports it added or removed.
+   */
+  Result<size_t> reconcileTunnels();
+
  private:
   std::optional<Endpoint> findEndpoint(const std::string& appRef) const;
   std::optional<Endpoint> recoverEndpoint(const std::string& appRef);

@@ -32,6 +32,11 @@ class OvsSwitchControl final : public SwitchControl {
     if (!result) return std::unexpected(fromOvsdb(result.error()));
     return {};
   }
+  Result<std::vector<ovsdb::PortInfo>> ownedPorts() override {
+    auto owned = switch_->listOwned();
+    if (!owned) return std::unexpected(fromOvsdb(owned.error()));
+    return std::move(owned->ports);
+  }
 
  private:
   std::shared_ptr<ovsdb::Switch> switch_;
@@ -39,8 +44,9 @@ class OvsSwitchControl final : public SwitchControl {
 
 class StateCatalog final : public NetworkCatalog {
  public:
-  StateCatalog(std::shared_ptr<ovsdb::StateStore> store, std::string self)
-      : store_(std::move(store)), self_(std::move(self)) {}
+  StateCatalog(std::shared_ptr<ovsdb::StateStore> store, std::string self,
+               std::chrono::milliseconds staleAfter)
+      : store_(std::move(store)), self_(std::move(self)), staleAfter_(staleAfter) {}
   Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet) override {
     auto record = store_->ensureNetwork(subnet);
     if (!record) return std::unexpected(fromOvsdb(record.error()));
@@ -49,9 +55,15 @@ class StateCatalog final : public NetworkCatalog {
   Result<std::vector<PeerHost>> peers() override {
     auto hosts = store_->hosts();
     if (!hosts) return std::unexpected(fromOvsdb(hosts.error()));
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
     std::vector<PeerHost> out;
     for (const auto& host : *hosts) {
-      if (host.name != self_) out.push_back(PeerHost{host.name, host.vtepIp});
+      const bool fresh = now - host.lastSeenMs <= staleAfter_.count();
+      if (host.name != self_ && fresh && !host.vtepIp.empty()) {
+        out.push_back(PeerHost{host.name, host.vtepIp});
+      }
     }
     return out;
   }
@@ -59,6 +71,7 @@ class StateCatalog final : public NetworkCatalog {
  private:
   std::shared_ptr<ovsdb::StateStore> store_;
   std::string self_;
+  std::chrono::milliseconds staleAfter_;
 };
 
 RuntimeContainer toRuntime(const ContainerInfo& info) {
@@ -108,8 +121,9 @@ std::shared_ptr<SwitchControl> makeOvsSwitchControl(std::shared_ptr<ovsdb::Switc
 }
 
 std::shared_ptr<NetworkCatalog> makeStateCatalog(std::shared_ptr<ovsdb::StateStore> store,
-                                                 std::string selfName) {
-  return std::make_shared<StateCatalog>(std::move(store), std::move(selfName));
+                                                 std::string selfName,
+                                                 std::chrono::milliseconds staleAfter) {
+  return std::make_shared<StateCatalog>(std::move(store), std::move(selfName), staleAfter);
 }
 
 }  // namespace ovsplane::netdrv

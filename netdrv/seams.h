@@ -52,6 +52,8 @@ class SwitchControl {
   /** One transaction; returns the next_cfg to wait for. */
   virtual Result<int64_t> apply(const ovsdb::SwitchChanges& changes) = 0;
   virtual Result<void> waitApplied(int64_t nextCfg, std::chrono::milliseconds timeout) = 0;
+  /** The ports ovsplane created (access and tunnel ports), from the local replica. */
+  virtual Result<std::vector<ovsdb::PortInfo>> ownedPorts() = 0;
 };
 
 /** A network's cluster-wide identity. */
@@ -73,7 +75,7 @@ class NetworkCatalog {
   /** The network of `subnet`, created on first use. InvalidRequest when it exists with another
    *  gateway. */
   virtual Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet) = 0;
-  /** Every other host (tunnel endpoints). */
+  /** Every other live host (tunnel endpoints). */
   virtual Result<std::vector<PeerHost>> peers() = 0;
 };
 
@@ -94,8 +96,10 @@ namespace ovsplane::netdrv {
 /** dockerd (through a DockerClient) as ContainerRuntime. */
 std::shared_ptr<ContainerRuntime> makeDockerRuntime(std::shared_ptr<DockerClient> client);
 
-/** The state database as NetworkCatalog; `selfName` is left out of peers(). */
-std::shared_ptr<NetworkCatalog> makeStateCatalog(std::shared_ptr<ovsdb::StateStore> store,
-                                                 std::string selfName);
+/** The state database as NetworkCatalog; `selfName` is left out of peers(), and so are hosts
+ *  whose last_seen is older than `staleAfter` (departed without saying so). */
+std::shared_ptr<NetworkCatalog> makeStateCatalog(
+    std::shared_ptr<ovsdb::StateStore> store, std::string selfName,
+    std::chrono::milliseconds staleAfter = std::chrono::seconds(30));
 
 }  // namespace ovsplane::netdrv

@@ -309,6 +309,34 @@ TEST_F(DriverTest, EnsureWiredRewiresAfterTheNetworkContainerRestarted) {
   EXPECT_TRUE(driver_->ensureWired("unknown-container").has_value());
 }
 
+TEST_F(DriverTest, TunnelsFollowTheClusterMembership) {
+  catalog_->peerHosts = {{"h2", "192.168.77.2"}};
+  ASSERT_TRUE(driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "a").has_value());
+  EXPECT_EQ(driver_->reconcileTunnels().value(), 0U);  // attach made the tunnel already
+  const int before = ovs_->transactions;
+  EXPECT_EQ(driver_->reconcileTunnels().value(), 0U);
+  EXPECT_EQ(ovs_->transactions, before);  // nothing to change: no transaction
+
+  catalog_->peerHosts.push_back({"h3", "192.168.77.3"});  // a host joins
+  EXPECT_EQ(driver_->reconcileTunnels().value(), 1U);
+  EXPECT_TRUE(ovs_->ports.contains(tunnelPortName(4096, "192.168.77.3")));
+  EXPECT_TRUE(ovs_->ports.at(tunnelPortName(4096, "192.168.77.3")).isProtected);
+
+  catalog_->peerHosts.erase(catalog_->peerHosts.begin());  // h2 leaves
+  EXPECT_EQ(driver_->reconcileTunnels().value(), 1U);
+  EXPECT_FALSE(ovs_->ports.contains(tunnelPortName(4096, "192.168.77.2")));
+  EXPECT_TRUE(ovs_->ports.contains(tunnelPortName(4096, "192.168.77.3")));
+  EXPECT_EQ(ovs_->accessPorts(), 1U);  // the endpoint's port is untouched
+
+  // After a restart the driver remembers nothing: OVS's access ports keep the tunnels wanted.
+  driver_ = makeDriver();
+  EXPECT_EQ(driver_->reconcileTunnels().value(), 0U);
+  EXPECT_TRUE(ovs_->ports.contains(tunnelPortName(4096, "192.168.77.3")));
+
+  catalog_->failOn("peers");
+  EXPECT_FALSE(driver_->reconcileTunnels().has_value());
+}
+
 TEST_F(DriverTest, ConcurrentAttachesGetDistinctAddresses) {
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};

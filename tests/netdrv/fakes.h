@@ -171,6 +171,15 @@ class FakeSwitch final : public SwitchControl, public FailureSwitch {
     if (fails("waitApplied")) return failure("waitApplied");
     return {};
   }
+  Result<std::vector<ovsdb::PortInfo>> ownedPorts() override {
+    std::scoped_lock lock(mutex);
+    std::vector<ovsdb::PortInfo> out;
+    for (const auto& [name, port] : ports) {
+      out.push_back(ovsdb::PortInfo{name, port.bridge, port.type, port.options, port.externalIds,
+                                    port.isProtected, -1});
+    }
+    return out;
+  }
   /** Ports other than tunnels (access ports of endpoints). */
   size_t accessPorts() {
     std::scoped_lock lock(mutex);
