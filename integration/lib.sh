@@ -229,9 +229,19 @@ host_up() {
     mode=proxy
     extra=(--proxy-listen "unix:$d/proxy.sock")
   fi
-  start_daemon "$h" adapter "$OVSPLANE_BIN" "$mode" --listen "unix:$d/adapter.sock" "${extra[@]}" \
-    --ovsdb "unix:$d/db.sock" --state-db "unix:$state" --docker "unix://$d/docker.sock" \
-    --datapath netdev --host "h$h" "${vtep[@]}" --log-level debug
+  local args=("$mode" --listen "unix:$d/adapter.sock" "${extra[@]}" --ovsdb "unix:$d/db.sock"
+    --state-db "unix:$state" --docker "unix://$d/docker.sock" --datapath netdev --host "h$h"
+    "${vtep[@]}" --log-level debug)
+  if [ -n "${OVP_IMAGE:-}" ]; then
+    # ovsplane as a container of the host's own dockerd: host network and pid namespaces, the
+    # sockets mounted (--privileged is refused on this VM: all capabilities but SYS_RESOURCE).
+    DOCKER_HOST="unix://$d/docker.sock" OVSPLANE_BIN="$OVSPLANE_BIN" "$OVP_ROOT/scripts/image.sh" "$OVP_IMAGE" >/dev/null
+    dk "$h" run -d --name ovsplane --net=host --pid=host --cap-add ALL --cap-drop SYS_RESOURCE \
+      --security-opt seccomp=unconfined -v "$RUN_DIR:$RUN_DIR" "$OVP_IMAGE" "${args[@]}" >/dev/null
+    on_exit "docker -H unix://$d/docker.sock logs ovsplane >$d/adapter.log 2>&1"
+  else
+    start_daemon "$h" adapter "$OVSPLANE_BIN" "${args[@]}"
+  fi
   wait_until 10 curl -sf --unix-socket "$d/adapter.sock" http://adapter/v1/ping ||
     fail "the adapter of host $h did not answer"
   if [ "$mode" = proxy ]; then
