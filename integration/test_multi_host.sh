@@ -49,9 +49,14 @@ pass "ping between every pair of hosts; the underlay carries UDP 4789 with VNI $
 
 out=$(dp 1 exec c1 ping -c 3 -W 2 "${ips[2]}")
 grep -q 'DUP' <<<"$out" && fail "duplicate replies: $out"
-dp 1 exec c1 ping -c 2 -W 2 -s $((1450 - 28)) "${ips[2]}" >/dev/null ||
-  fail "a 1450-byte packet does not cross"
-pass "no duplicate replies; 1450-byte (overlay MTU) packets cross"
+# Don't-fragment pings from c1's namespace (iputils ping: busybox's has no -M): a packet of
+# exactly the overlay MTU crosses, one byte more is refused locally.
+c1_pid=$(dk 1 inspect -f '{{.State.Pid}}' ovsplane-net-c1)
+nsenter -t "$c1_pid" -n ping -M do -c 2 -W 2 -s $((1450 - 28)) "${ips[2]}" >/dev/null ||
+  fail "a 1450-byte don't-fragment packet does not cross"
+nsenter -t "$c1_pid" -n ping -M do -c 1 -W 1 -s $((1450 - 27)) "${ips[2]}" >/dev/null 2>&1 &&
+  fail "a packet over the overlay MTU was sent unfragmented"
+pass "no duplicate replies; a don't-fragment ping at the overlay MTU (1450) crosses"
 
 dp 2 exec "c2" sh -c 'mkdir -p /www && dd if=/dev/urandom of=/www/blob bs=1024 count=1024 2>/dev/null && httpd -p 8080 -h /www'
 wait_until 5 dp 1 exec c1 wget -q -O /dev/null "http://${ips[2]}:8080/blob" || fail "HTTP across hosts"
