@@ -17,6 +17,8 @@ PACKAGES=(
   # runtime: OVS daemons and tools, Docker, the offline test image, namespace plumbing
   openvswitch-switch openvswitch-common docker.io busybox-static ethtool iproute2 tcpdump
   iputils-ping procps util-linux curl jq
+  # the Vagrant lab's definition is validated by the test suite
+  vagrant
 )
 
 if [[ "${1:-}" == "--print" ]]; then
