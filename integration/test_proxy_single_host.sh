@@ -25,6 +25,13 @@ dp 1 exec alpha ping -c 2 -W 2 "$ip_b" >/dev/null || fail "alpha cannot ping bra
 dp 1 exec bravo ping -c 2 -W 2 "$ip_a" >/dev/null || fail "bravo cannot ping alpha"
 pass "docker exec ping both ways ($ip_a <-> $ip_b)"
 
+dp 1 stop -t 1 alpha >/dev/null && dp 1 start alpha >/dev/null || fail "stop/start alpha"
+dp 1 restart -t 1 bravo >/dev/null || fail "restart bravo"
+dp 1 exec alpha ping -c 2 -W 2 "$ip_b" >/dev/null || fail "no connectivity after stop/start/restart"
+[ "$(dp 1 exec bravo ip -o -4 addr show eth0 | awk '{print $4}' | cut -d/ -f1)" = "$ip_b" ] ||
+  fail "bravo changed its address on restart"
+pass "stop/start and restart through the proxy keep addresses and connectivity"
+
 out=$(dp 1 "${RUN[@]}" --rm -e "OVSPLANE_CIDR=$CIDR" "$LAB_IMAGE" ping -c 1 -W 2 "$ip_a")
 grep -q '1 packets received' <<<"$out" || fail "docker run --rm output: $out"
 # --rm removes the container without a DELETE through the proxy: Docker's events tell ovsplane.
