@@ -57,8 +57,14 @@ grep -q 'ovsplane: port publishing' <<<"$err" || fail "the CLI did not print the
 err=$(dp 1 "${RUN[@]}" -d -e "OVSPLANE_CIDR=10.79.0.1/33" "$LAB_IMAGE" true 2>&1) &&
   fail "a bad CIDR was accepted"
 grep -q 'ovsplane: OVSPLANE_CIDR: invalid CIDR' <<<"$err" || fail "bad CIDR message: $err"
+dp 1 "${RUN[@]}" -d --name tiny -e "OVSPLANE_CIDR=10.79.9.1/30" "$LAB_IMAGE" sleep 3600 >/dev/null ||
+  fail "the one address of a /30"
+err=$(dp 1 "${RUN[@]}" -d -e "OVSPLANE_CIDR=10.79.9.1/30" "$LAB_IMAGE" sleep 3600 2>&1) &&
+  fail "an exhausted network accepted a container"
+grep -q 'ovsplane: network 10.79.9.1/30 is exhausted' <<<"$err" || fail "exhausted message: $err"
 [ "$(ovsplane 1 endpoint ls | grep -c 10.79.0.0/24)" = 2 ] || fail "refused runs kept addresses"
-pass "the docker CLI prints ovsplane: errors; nothing allocated"
+[ "$(ovsplane 1 endpoint ls | grep -c 10.79.9.0/30)" = 1 ] || fail "the exhausted run kept an address"
+pass "the docker CLI prints ovsplane: errors (-p, bad CIDR, exhausted network); nothing allocated"
 
 dp 1 rm -f alpha >/dev/null
 dk 1 inspect ovsplane-net-alpha >/dev/null 2>&1 && fail "network-only container of alpha left behind"
