@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -28,6 +29,27 @@ std::string detectDatapath() {
 
 namespace {
 
+/** Parses a listen flag's values and creates unix sockets' directories; prints what is wrong
+ *  and returns nullopt on a bad value. */
+std::optional<std::vector<ListenAddress>> parseListenFlags(const std::vector<std::string>& texts,
+                                                           const char* flag) {
+  std::vector<ListenAddress> out;
+  for (const auto& text : texts) {
+    auto address = parseListenAddress(text);
+    if (!address) {
+      std::cerr << "ovsplane: " << flag << " " << address.error() << "\n";
+      return std::nullopt;
+    }
+    if (address->kind == ListenAddress::Kind::Unix) {
+      std::error_code ignored;
+      std::filesystem::create_directories(std::filesystem::path(address->path).parent_path(),
+                                          ignored);
+    }
+    out.push_back(*address);
+  }
+  return out;
+}
+
 std::string machineHostName() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
@@ -48,20 +70,9 @@ int runDaemon(const DaemonConfig& config) {
   spdlog::set_level(spdlog::level::from_str(config.logLevel));
   ovsdb::routeOvsLogging(4);
 
-  std::vector<ListenAddress> listen;
-  for (const auto& text : config.listen) {
-    auto address = parseListenAddress(text);
-    if (!address) {
-      std::cerr << "ovsplane: --listen " << address.error() << "\n";
-      return 2;
-    }
-    if (address->kind == ListenAddress::Kind::Unix) {
-      std::error_code ignored;
-      std::filesystem::create_directories(std::filesystem::path(address->path).parent_path(),
-                                          ignored);
-    }
-    listen.push_back(*address);
-  }
+  auto listen = parseListenFlags(config.listen, "--listen");
+  auto proxyListen = parseListenFlags(config.proxyListen, "--proxy-listen");
+  if (!listen || !proxyListen) return 2;
   const std::string datapath = config.datapath == "auto" ? detectDatapath() : config.datapath;
   const std::string hostName = config.hostName.empty() ? machineHostName() : config.hostName;
 
@@ -93,7 +104,7 @@ int runDaemon(const DaemonConfig& config) {
                                  netdrv::makeOvsSwitchControl(ovs),
                                  netdrv::makeDockerRuntime(docker), netdrv::makeLinuxNetlink()});
   auto service = std::make_shared<HookService>(driver, config.adapterPath);
-  HttpServer server(HttpServerOptions{.listen = listen},
+  HttpServer server(HttpServerOptions{.listen = *listen},
                     [service](const HttpRequestView& request) { return service->handle(request); });
   if (auto started = server.start(); !started) {
     std::cerr << "ovsplane: " << started.error() << "\n";
@@ -104,15 +115,6 @@ int runDaemon(const DaemonConfig& config) {
 
   std::unique_ptr<DockerProxy> proxy;
   if (!config.proxyListen.empty()) {
-    std::vector<ListenAddress> proxyListen;
-    for (const auto& text : config.proxyListen) {
-      auto address = parseListenAddress(text);
-      if (!address) {
-        std::cerr << "ovsplane: --proxy-listen " << address.error() << "\n";
-        return 2;
-      }
-      proxyListen.push_back(*address);
-    }
     std::string upstream = config.docker;
     if (upstream.starts_with("unix://")) upstream.erase(0, 7);
     // The built-in adapter: hooks go to the same HookService in-process, no HTTP hop.
@@ -120,8 +122,8 @@ int runDaemon(const DaemonConfig& config) {
     auto call = [service, path](const std::string& hookJson) {
       return service->handle(HttpRequestView{.method = "POST", .target = path, .body = hookJson});
     };
-    proxy = std::make_unique<DockerProxy>(ProxyOptions{.listen = proxyListen, .upstream = upstream},
-                                          builtinRules(call));
+    proxy = std::make_unique<DockerProxy>(
+        ProxyOptions{.listen = *proxyListen, .upstream = upstream}, builtinRules(call));
     if (auto started = proxy->start(); !started) {
       std::cerr << "ovsplane: " << started.error() << "\n";
       return 1;
