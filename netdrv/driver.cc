@@ -35,6 +35,35 @@ std::string newEndpointId() {
   return fmt::format("{:016x}", rng());
 }
 
+/** A container reference as Docker paths and names carry it, without Docker's leading '/'. */
+std::string withoutSlash(const std::string& ref) {
+  return !ref.empty() && ref.front() == '/' ? ref.substr(1) : ref;
+}
+
+std::string labelOf(const RuntimeContainer& container, const char* key) {
+  auto it = container.labels.find(key);
+  return it == container.labels.end() ? std::string() : it->second;
+}
+
+/** What a network-only container's labels say of its endpoint (no VNI, no app id): after a
+ *  restart the driver learns its endpoints from them. nullopt unless they are complete. */
+std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net) {
+  auto subnet = ipam::Subnet::parse(labelOf(net, labels::kNetwork));
+  auto ip = ipam::Ipv4Address::parse(labelOf(net, labels::kIp));
+  const std::string id = labelOf(net, labels::kEndpoint);
+  if (!subnet || !ip || id.empty()) return std::nullopt;
+  Endpoint endpoint;
+  endpoint.id = id;
+  endpoint.subnet = *subnet;
+  endpoint.ip = *ip;
+  const std::string mac = labelOf(net, labels::kMac);
+  endpoint.mac = mac.empty() ? endpointNames(id).macString() : mac;
+  endpoint.networkContainerId = net.id;
+  endpoint.hostVeth = endpointNames(id).hostVeth;
+  endpoint.appName = labelOf(net, labels::kApp);
+  return endpoint;
+}
+
 /** Undo actions of an attach, run newest first unless dismissed. */
 class UndoStack {
  public:
@@ -136,9 +165,10 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
       {labels::kRole, "network"},    {labels::kEndpoint, endpoint.id}, {labels::kNetwork, cidr},
       {labels::kIp, ip->toString()}, {labels::kMac, endpoint.mac},     {labels::kApp, appName},
   };
-  // Rewrite first with a placeholder id only to learn what moves; the real id comes next.
-  nlohmann::json probe = createBody;
-  auto moved = rewriteForNetworkContainer(probe, "pending", nlohmann::json::object());
+  // What Docker refuses with container: networking moves to the network-only container; the
+  // mode itself names that container once it exists (below).
+  auto moved =
+      rewriteForNetworkContainer(patched, "", nlohmann::json{{labels::kEndpoint, endpoint.id}});
   if (!moved) {
     return std::unexpected(moved.error());
   }
@@ -176,11 +206,7 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
     return std::unexpected(wired.error());
   }
 
-  auto rewritten = rewriteForNetworkContainer(patched, *networkId,
-                                              nlohmann::json{{labels::kEndpoint, endpoint.id}});
-  if (!rewritten) {
-    return std::unexpected(rewritten.error());
-  }
+  patched["HostConfig"]["NetworkMode"] = "container:" + *networkId;
   {
     std::scoped_lock lock(mutex_);
     endpoints_[endpoint.id] = endpoint;
@@ -271,8 +297,7 @@ Result<void> Driver::rollback(const std::string& endpointId) {
 }
 
 std::optional<Endpoint> Driver::findEndpoint(const std::string& appRef) const {
-  std::string ref = appRef;
-  if (!ref.empty() && ref.front() == '/') ref.erase(0, 1);
+  const std::string ref = withoutSlash(appRef);
   if (ref.empty()) return std::nullopt;
   std::scoped_lock lock(mutex_);
   for (const auto& [id, endpoint] : endpoints_) {
@@ -293,27 +318,15 @@ std::optional<Endpoint> Driver::recoverEndpoint(const std::string& appRef) {
   auto networks =
       deps_.runtime->list({{labels::kRole, "network"}, {labels::kEndpoint, label->second}});
   if (!networks || networks->empty()) return std::nullopt;
-  const RuntimeContainer& net = networks->front();
-  auto subnet = ipam::Subnet::parse(
-      net.labels.count(labels::kNetwork) ? net.labels.at(labels::kNetwork) : "");
-  auto ip =
-      ipam::Ipv4Address::parse(net.labels.count(labels::kIp) ? net.labels.at(labels::kIp) : "");
-  if (!subnet || !ip) return std::nullopt;
-  auto network = deps_.catalog->ensureNetwork(*subnet);
+  auto endpoint = endpointFromLabels(networks->front());
+  if (!endpoint) return std::nullopt;
+  auto network = deps_.catalog->ensureNetwork(endpoint->subnet);
   if (!network) return std::nullopt;
-  Endpoint endpoint;
-  endpoint.id = label->second;
-  endpoint.subnet = *subnet;
-  endpoint.vni = network->vni;
-  endpoint.ip = *ip;
-  endpoint.mac = net.labels.count(labels::kMac) ? net.labels.at(labels::kMac)
-                                                : endpointNames(endpoint.id).macString();
-  endpoint.networkContainerId = net.id;
-  endpoint.hostVeth = endpointNames(endpoint.id).hostVeth;
-  endpoint.appName = app->name;
-  endpoint.appId = app->id;
+  endpoint->vni = network->vni;
+  endpoint->appName = app->name;
+  endpoint->appId = app->id;
   std::scoped_lock lock(mutex_);
-  endpoints_[endpoint.id] = endpoint;
+  endpoints_[endpoint->id] = *endpoint;
   return endpoint;
 }
 
@@ -395,20 +408,12 @@ Result<void> Driver::detach(const std::string& appRef) {
   std::optional<Endpoint> endpoint = findEndpoint(appRef);
   if (!endpoint) {
     // Not remembered (e.g. ovsplane restarted): find the network-only container by app name.
-    std::string ref = appRef;
-    if (!ref.empty() && ref.front() == '/') ref.erase(0, 1);
+    const std::string ref = withoutSlash(appRef);
+    if (ref.empty()) return {};
     auto networks = deps_.runtime->list({{labels::kRole, "network"}, {labels::kApp, ref}});
-    if (!networks || networks->empty() || ref.empty()) return {};
-    const RuntimeContainer& net = networks->front();
-    auto subnet = ipam::Subnet::parse(
-        net.labels.count(labels::kNetwork) ? net.labels.at(labels::kNetwork) : "");
-    if (!subnet || !net.labels.count(labels::kEndpoint)) return {};
-    Endpoint recovered;
-    recovered.id = net.labels.at(labels::kEndpoint);
-    recovered.subnet = *subnet;
-    recovered.networkContainerId = net.id;
-    recovered.hostVeth = endpointNames(recovered.id).hostVeth;
-    endpoint = recovered;
+    if (!networks || networks->empty()) return {};
+    endpoint = endpointFromLabels(networks->front());
+    if (!endpoint) return {};
   }
   auto done = teardown(*endpoint);
   if (done) {
