@@ -1,6 +1,7 @@
 #include "ovsdb/state_store.h"
 
 #include <algorithm>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -74,6 +75,31 @@ JobStep commitThenSet(JobContext& context, ovsplane_txn* txn, IdlClient::Complet
                      done.set(makeError(ErrorCode::Backend, what + ": " + outcome.error));
                      return JobDone{};
                    }};
+}
+
+/**
+ * Runs a delete job: `stage` stages the deletion in a transaction and says whether there was
+ * anything to delete (nothing is success: deletes are idempotent); the transaction is committed
+ * like every other (retried on verify failures and reconnects).
+ */
+Result<void> runDelete(IdlClient& client, std::function<bool(ovsplane_txn*)> stage,
+                       std::string what) {
+  auto result =
+      client
+          .submit<std::monostate>(
+              [stage = std::move(stage), what = std::move(what)](
+                  JobContext& context, IdlClient::Completion<std::monostate>& done) -> JobStep {
+                ovsplane_txn* txn = context.beginTxn();
+                if (!stage(txn)) {
+                  ovsplane_txn_destroy(txn);
+                  done.set(std::monostate{});
+                  return JobDone{};
+                }
+                return commitThenSet(context, txn, done, std::monostate{}, what);
+              })
+          .get();
+  if (!result) return std::unexpected(result.error());
+  return {};
 }
 
 }  // namespace
@@ -248,23 +274,9 @@ Result<std::vector<HostRecord>> StateStore::hosts() {
 }
 
 Result<void> StateStore::removeHost(const std::string& name) {
-  auto result =
-      client_
-          .submit<std::monostate>(
-              [name](JobContext& context, IdlClient::Completion<std::monostate>& done) -> JobStep {
-                ovsplane_txn* txn = context.beginTxn();
-                if (!ovsplane_st_delete_host(txn, name.c_str())) {
-                  ovsplane_txn_destroy(txn);
-                  done.set(std::monostate{});
-                  return JobDone{};
-                }
-                return commitThenSet(context, txn, done, std::monostate{}, "removing host " + name);
-              })
-          .get();
-  if (!result) {
-    return std::unexpected(result.error());
-  }
-  return {};
+  return runDelete(
+      client_, [name](ovsplane_txn* txn) { return ovsplane_st_delete_host(txn, name.c_str()); },
+      "removing host " + name);
 }
 
 ipam::Result<ipam::ReserveOutcome> StateStore::reserve(const ipam::Subnet& subnet,
@@ -375,48 +387,25 @@ ipam::Result<ipam::ReserveNextOutcome> StateStore::reserveNext(const ipam::Subne
 }
 
 ipam::Result<void> StateStore::releaseOwner(const ipam::Subnet& subnet, std::string_view owner) {
-  auto result =
-      client_
-          .submit<std::monostate>(
-              [cidr = subnet.toString(), owner = std::string(owner)](
-                  JobContext& context, IdlClient::Completion<std::monostate>& done) -> JobStep {
-                ovsplane_txn* txn = context.beginTxn();
-                if (!ovsplane_st_delete_address_by_owner(txn, cidr.c_str(), owner.c_str())) {
-                  ovsplane_txn_destroy(txn);
-                  done.set(std::monostate{});
-                  return JobDone{};
-                }
-                return commitThenSet(context, txn, done, std::monostate{},
-                                     "releasing " + owner + " in " + cidr);
-              })
-          .get();
-  if (!result) {
-    return std::unexpected(toIpam(result.error()));
-  }
-  return {};
+  const std::string cidr = subnet.toString();
+  return toIpam(runDelete(
+      client_,
+      [cidr, owner = std::string(owner)](ovsplane_txn* txn) {
+        return ovsplane_st_delete_address_by_owner(txn, cidr.c_str(), owner.c_str());
+      },
+      fmt::format("releasing {} in {}", owner, cidr)));
 }
 
 ipam::Result<void> StateStore::releaseAddress(const ipam::Subnet& subnet,
                                               ipam::Ipv4Address address) {
-  auto result =
-      client_
-          .submit<std::monostate>(
-              [cidr = subnet.toString(), ip = address.toString()](
-                  JobContext& context, IdlClient::Completion<std::monostate>& done) -> JobStep {
-                ovsplane_txn* txn = context.beginTxn();
-                if (!ovsplane_st_delete_address_by_ip(txn, cidr.c_str(), ip.c_str())) {
-                  ovsplane_txn_destroy(txn);
-                  done.set(std::monostate{});
-                  return JobDone{};
-                }
-                return commitThenSet(context, txn, done, std::monostate{},
-                                     "releasing " + ip + " in " + cidr);
-              })
-          .get();
-  if (!result) {
-    return std::unexpected(toIpam(result.error()));
-  }
-  return {};
+  const std::string cidr = subnet.toString();
+  const std::string ip = address.toString();
+  return toIpam(runDelete(
+      client_,
+      [cidr, ip](ovsplane_txn* txn) {
+        return ovsplane_st_delete_address_by_ip(txn, cidr.c_str(), ip.c_str());
+      },
+      fmt::format("releasing {} in {}", ip, cidr)));
 }
 
 ipam::Result<std::vector<ipam::Lease>> StateStore::leases(const ipam::Subnet& subnet) {
