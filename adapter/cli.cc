@@ -1,5 +1,6 @@
 #include "adapter/cli.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ostream>
@@ -74,17 +75,20 @@ int runStateView(const std::string& what, const std::string& stateDb, int timeou
     err << "ovsplane: " << message << "\n";
     return 1;
   };
+  auto addresses = store.addresses();
+  if (!addresses) return fail(addresses.error().message);
   if (what == "host ls") {
     auto hosts = store.hosts();
     if (!hosts) return fail(hosts.error().message);
-    out << fmt::format("{:<24} {:<16} {}\n", "HOST", "VTEP IP", "LAST SEEN");
+    out << fmt::format("{:<24} {:<16} {:<10} {:>9}\n", "HOST", "VTEP IP", "LAST SEEN", "ENDPOINTS");
     for (const auto& host : *hosts) {
-      out << fmt::format("{:<24} {:<16} {} ago\n", host.name, host.vtepIp, ageOf(host.lastSeenMs));
+      const auto endpoints = std::count_if(addresses->begin(), addresses->end(),
+                                           [&](const auto& a) { return a.host == host.name; });
+      out << fmt::format("{:<24} {:<16} {:<10} {:>9}\n", host.name, host.vtepIp,
+                         ageOf(host.lastSeenMs) + " ago", endpoints);
     }
     return 0;
   }
-  auto addresses = store.addresses();
-  if (!addresses) return fail(addresses.error().message);
   if (what == "endpoint ls") {
     out << fmt::format("{:<18} {:<16} {:<18} {}\n", "NETWORK", "IP", "ENDPOINT", "HOST");
     for (const auto& address : *addresses) {
@@ -178,6 +182,11 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     cmd->add_option("--vtep-ip", daemon.vtepIp,
                     "This host's tunnel endpoint address; registers the host for VXLAN")
         ->envname("OVSPLANE_VTEP_IP");
+    cmd->add_option("--host-expiry", daemon.hostExpirySeconds,
+                    "Seconds without a refresh after which a peer host counts as gone")
+        ->envname("OVSPLANE_HOST_EXPIRY")
+        ->check(CLI::Range(6, 3600))
+        ->capture_default_str();
     cmd->add_flag("--delete-empty-bridges", daemon.deleteEmptyBridges,
                   "Delete a network's bridge with its last endpoint on this host")
         ->envname("OVSPLANE_DELETE_EMPTY_BRIDGES");

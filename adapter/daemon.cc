@@ -100,9 +100,11 @@ int runDaemon(const DaemonConfig& config) {
                            .applyTimeout = config.applyTimeout,
                            .networkContainerPrefix = "ovsplane-net-",
                            .deleteEmptyBridges = config.deleteEmptyBridges},
-      netdrv::DriverDependencies{state, netdrv::makeStateCatalog(state, hostName),
-                                 netdrv::makeOvsSwitchControl(ovs),
-                                 netdrv::makeDockerRuntime(docker), netdrv::makeLinuxNetlink()});
+      netdrv::DriverDependencies{
+          state,
+          netdrv::makeStateCatalog(state, hostName, std::chrono::seconds(config.hostExpirySeconds)),
+          netdrv::makeOvsSwitchControl(ovs), netdrv::makeDockerRuntime(docker),
+          netdrv::makeLinuxNetlink()});
   auto service = std::make_shared<HookService>(driver, config.adapterPath);
   HttpServer server(HttpServerOptions{.listen = *listen},
                     [service](const HttpRequestView& request) { return service->handle(request); });
@@ -139,7 +141,7 @@ int runDaemon(const DaemonConfig& config) {
       config.stateDb, config.docker);
 
   // Every second: tunnels follow the cluster's live hosts. Every 5 s: this host's row is
-  // refreshed (others consider it gone after 30 s of silence) and unpaired attaches (the
+  // refreshed (others consider it gone after --host-expiry of silence) and unpaired attaches (the
   // post-hook never came) are rolled back.
   std::jthread housekeeping([&](std::stop_token stop) {
     for (unsigned tick = 1; !stop.stop_requested(); ++tick) {

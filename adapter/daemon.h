@@ -22,6 +22,8 @@ struct DaemonConfig {
   std::chrono::milliseconds ovsdbTimeout{5000};
   std::chrono::milliseconds applyTimeout{5000};
   std::chrono::seconds pendingTimeout{600};
+  /** A peer whose row has not been refreshed for this long has left (its tunnels go). */
+  unsigned hostExpirySeconds = 30;
   std::string logLevel = "info";
   bool deleteEmptyBridges = false;
 };

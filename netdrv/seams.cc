@@ -1,6 +1,10 @@
 #include "netdrv/seams.h"
 
+#include <algorithm>
+#include <mutex>
+
 #include "netdrv/docker_client.h"
+#include "netdrv/peer_liveness.h"
 #include "ovsdb/state_store.h"
 
 namespace ovsplane::netdrv {
@@ -46,7 +50,7 @@ class StateCatalog final : public NetworkCatalog {
  public:
   StateCatalog(std::shared_ptr<ovsdb::StateStore> store, std::string self,
                std::chrono::milliseconds staleAfter)
-      : store_(std::move(store)), self_(std::move(self)), staleAfter_(staleAfter) {}
+      : store_(std::move(store)), self_(std::move(self)), liveness_(staleAfter) {}
   Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet) override {
     auto record = store_->ensureNetwork(subnet);
     if (!record) return std::unexpected(fromOvsdb(record.error()));
@@ -55,13 +59,18 @@ class StateCatalog final : public NetworkCatalog {
   Result<std::vector<PeerHost>> peers() override {
     auto hosts = store_->hosts();
     if (!hosts) return std::unexpected(fromOvsdb(hosts.error()));
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    const int64_t wallNow = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    std::vector<std::string> alive;
+    {
+      std::scoped_lock lock(mutex_);
+      alive = liveness_.observe(*hosts, wallNow, PeerLiveness::Clock::now());
+    }
     std::vector<PeerHost> out;
     for (const auto& host : *hosts) {
-      const bool fresh = now - host.lastSeenMs <= staleAfter_.count();
-      if (host.name != self_ && fresh && !host.vtepIp.empty()) {
+      if (host.name != self_ && !host.vtepIp.empty() &&
+          std::find(alive.begin(), alive.end(), host.name) != alive.end()) {
         out.push_back(PeerHost{host.name, host.vtepIp});
       }
     }
@@ -71,7 +80,8 @@ class StateCatalog final : public NetworkCatalog {
  private:
   std::shared_ptr<ovsdb::StateStore> store_;
   std::string self_;
-  std::chrono::milliseconds staleAfter_;
+  std::mutex mutex_;
+  PeerLiveness liveness_;
 };
 
 RuntimeContainer toRuntime(const ContainerInfo& info) {

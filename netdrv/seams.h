@@ -97,7 +97,8 @@ namespace ovsplane::netdrv {
 std::shared_ptr<ContainerRuntime> makeDockerRuntime(std::shared_ptr<DockerClient> client);
 
 /** The state database as NetworkCatalog; `selfName` is left out of peers(), and so are hosts
- *  whose last_seen is older than `staleAfter` (departed without saying so). */
+ *  whose last_seen has not changed for `staleAfter` (departed without saying so; see
+ *  PeerLiveness: judged on this host's clock, outages of the database forgiven). */
 std::shared_ptr<NetworkCatalog> makeStateCatalog(
     std::shared_ptr<ovsdb::StateStore> store, std::string selfName,
     std::chrono::milliseconds staleAfter = std::chrono::seconds(30));

@@ -103,6 +103,7 @@ struct IdlClient::Impl {
   Database database;
   std::string remote;
   bool leaderOnly;
+  Clock::duration failFastAfter{};
 
   std::mutex mutex;
   std::deque<Job> incoming;  // guarded by mutex
@@ -114,6 +115,8 @@ struct IdlClient::Impl {
   ovsplane_idl* idl = nullptr;
   std::deque<Job> pending;
   std::optional<ActiveTxn> active;
+  Clock::time_point unusableSince = Clock::now();  ///< meaningful while !usable
+  bool usable = false;
 
   void loop();
   void runJobs();
@@ -132,6 +135,7 @@ IdlClient::IdlClient(Database database, ClientOptions options)
   impl_->database = database_;
   impl_->remote = options_.remote;
   impl_->leaderOnly = options_.leaderOnly;
+  impl_->failFastAfter = options_.timeout;
   impl_->waker = ovsplane_waker_create();
   impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
 }
@@ -188,6 +192,11 @@ void IdlClient::Impl::loop() {
     }
     ovsplane_log_pump();
     ovsplane_idl_run(idl);
+    const bool usableNow = ovsplane_idl_is_connected(idl) && ovsplane_idl_has_snapshot(idl);
+    if (usable && !usableNow) {
+      unusableSince = Clock::now();
+    }
+    usable = usableNow;
     if (active) {
       finishActive();
     }
@@ -212,6 +221,11 @@ void IdlClient::Impl::loop() {
           ovsplane_idl_has_snapshot(idl)) {
         ovsplane_poll_immediate_wake();
       }
+    }
+    if (!usable && !pending.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          unusableSince + failFastAfter - steadyNow);
+      ovsplane_poll_timer_wait_until(now + std::max<long long>(0, left.count()));
     }
     if (active) {
       const auto left =
@@ -318,8 +332,16 @@ void IdlClient::Impl::failExpired() {
                                               remote, unreachableReason())});
     active.reset();
   }
+  // A long outage: waiting would only delay the same answer.
+  const bool failFast = !usable && now - unusableSince >= failFastAfter;
   for (auto it = pending.begin(); it != pending.end();) {
-    if (now >= it->deadline) {
+    if (failFast) {
+      const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - unusableSince);
+      it->fail(Error{ErrorCode::Timeout,
+                     fmt::format("ovsdb {}: {} database unusable for {} s ({})", remote,
+                                 databaseName(database), seconds.count(), unreachableReason())});
+      it = pending.erase(it);
+    } else if (now >= it->deadline) {
       it->fail(Error{ErrorCode::Timeout,
                      fmt::format("ovsdb {}: {} database not usable in time ({})", remote,
                                  databaseName(database), unreachableReason())});

@@ -249,6 +249,35 @@ TEST(StateStoreUnreachable, FailsFastAsStoreUnavailable) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
 }
 
+TEST_F(StateStoreTest, DuringALongOutageCallsFailAtOnceAndRecoverWhenTheServerReturns) {
+  const auto net = subnetOf("10.0.7.1/24");
+  auto store = std::make_shared<StateStore>(
+      ClientOptions{.remote = server_.remote(), .leaderOnly = false, .timeout = 1s}, "h");
+  ASSERT_TRUE(store->ensureNetwork(net).has_value());
+  server_.stop();
+  // The first call after the server went away waits out its limit (a blip may end in time).
+  auto first = store->networks();
+  ASSERT_FALSE(first.has_value());
+  EXPECT_EQ(first.error().code, ErrorCode::Timeout);
+  // The outage is now older than the limit: later calls do not wait for it again.
+  const auto start = std::chrono::steady_clock::now();
+  auto second = store->networks();
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("unusable for"), std::string::npos)
+      << second.error().message;
+  EXPECT_LT(waited, 500ms);
+  server_.start();
+  // Reconnection backs off (up to 8 s in libopenvswitch): the first calls may still fail fast.
+  Result<std::vector<NetworkRecord>> back = std::unexpected(Error{ErrorCode::Timeout, ""});
+  for (int i = 0; i < 150 && !back; ++i) {
+    back = store->networks();
+    if (!back) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->size(), 1U);
+}
+
 /** Runs the helper process; returns its pid (output goes to `log`). */
 pid_t startHelper(std::vector<std::string> args, const std::filesystem::path& log) {
   args.insert(args.begin(), OVSPLANE_TEST_STATE_HELPER);
