@@ -117,6 +117,8 @@ struct IdlClient::Impl {
   std::optional<ActiveTxn> active;
   Clock::time_point unusableSince = Clock::now();  ///< meaningful while !usable
   bool usable = false;
+  Clock::time_point lastRotation = Clock::now();
+  static constexpr auto kRotateEvery = std::chrono::seconds(1);
 
   void loop();
   void runJobs();
@@ -135,7 +137,8 @@ IdlClient::IdlClient(Database database, ClientOptions options)
   impl_->database = database_;
   impl_->remote = options_.remote;
   impl_->leaderOnly = options_.leaderOnly;
-  impl_->failFastAfter = options_.timeout;
+  impl_->failFastAfter =
+      options_.unusableLimit.count() > 0 ? options_.unusableLimit : options_.timeout;
   impl_->waker = ovsplane_waker_create();
   impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
 }
@@ -197,6 +200,13 @@ void IdlClient::Impl::loop() {
       unusableSince = Clock::now();
     }
     usable = usableNow;
+    // A cluster without a usable member (a leader election, say): look for one every second
+    // rather than after libopenvswitch's growing backoff.
+    if (!usable && Clock::now() - lastRotation >= kRotateEvery &&
+        Clock::now() - unusableSince >= kRotateEvery && ovsplane_idl_rotate_remotes(idl)) {
+      lastRotation = Clock::now();
+      ovsplane_idl_run(idl);
+    }
     if (active) {
       finishActive();
     }
@@ -221,6 +231,11 @@ void IdlClient::Impl::loop() {
           ovsplane_idl_has_snapshot(idl)) {
         ovsplane_poll_immediate_wake();
       }
+    }
+    if (!usable) {
+      const auto next = std::max(lastRotation, unusableSince) + kRotateEvery;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - steadyNow);
+      ovsplane_poll_timer_wait_until(now + std::max<long long>(0, left.count()));
     }
     if (!usable && !pending.empty()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -21,10 +21,12 @@ struct ClientOptions {
   std::string remote;
   /** With several remotes: talk to the Raft leader only (writes go there anyway). */
   bool leaderOnly = true;
-  /** Default limit for one operation, connection wait included. Once the database has been
-   *  unusable (unreachable, no leader, not served) for this long, jobs fail at once instead of
-   *  each waiting out its own limit: callers learn of an outage fast. */
+  /** Default limit for one operation, connection wait included. */
   std::chrono::milliseconds timeout{5000};
+  /** Once the database has been unusable (unreachable, no leader, not served) for this long,
+   *  jobs fail at once instead of each waiting out its own limit: callers learn of an outage
+   *  fast. Zero: the same as `timeout`. */
+  std::chrono::milliseconds unusableLimit{0};
 };
 
 /** Installs the sink for libopenvswitch's log messages (default: spdlog's default logger,
@@ -100,7 +102,8 @@ class IdlClient {
    * Runs `fn(context, completion)` on the IDL thread once the replica is connected and synced.
    * The job fails with ErrorCode::Timeout when it has not completed within `timeout`
    * (default: options().timeout), or at once while the database has been unusable for longer
-   * than options().timeout; a transaction then in flight may still commit (at-least-once).
+   * than options().unusableLimit; a transaction then in flight may still commit
+   * (at-least-once).
    */
   template <typename T, typename Fn>
   std::future<Result<T>> submit(Fn fn, std::chrono::milliseconds timeout = {}) {

@@ -18,6 +18,7 @@
 #include "ovsplane-idl.h"
 #include "shim_private.h"
 #include "timeval.h"
+#include "util.h"
 
 void ovsplane_shim_init(void) { fatal_signal_init(); }
 
@@ -149,6 +150,7 @@ struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote
                                          bool leader_only) {
   struct ovsplane_idl* idl = xzalloc(sizeof *idl);
   idl->db = db;
+  idl->remote = xstrdup(remote);
   idl->idl = ovsdb_idl_create(remote, idl_class(db), true, true);
   ovsdb_idl_set_leader_only(idl->idl, leader_only);
   if (db == OVSPLANE_DB_OPEN_VSWITCH) {
@@ -168,6 +170,7 @@ struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote
 void ovsplane_idl_destroy(struct ovsplane_idl* idl) {
   if (idl) {
     ovsdb_idl_destroy(idl->idl);
+    free(idl->remote);
     free(idl);
   }
 }
@@ -182,6 +185,19 @@ unsigned int ovsplane_idl_seqno(const struct ovsplane_idl* idl) {
 
 bool ovsplane_idl_has_snapshot(const struct ovsplane_idl* idl) {
   return ovsdb_idl_has_ever_connected(idl->idl);
+}
+
+bool ovsplane_idl_rotate_remotes(struct ovsplane_idl* idl) {
+  char* comma = strchr(idl->remote, ',');
+  if (!comma) {
+    return false;
+  }
+  /* "a,b,c" -> "b,c,a": a different string, so ovsdb_idl_set_remote() opens a new session. */
+  char* rotated = xasprintf("%s,%.*s", comma + 1, (int)(comma - idl->remote), idl->remote);
+  ovsdb_idl_set_remote(idl->idl, rotated, true);
+  free(idl->remote);
+  idl->remote = rotated;
+  return true;
 }
 
 bool ovsplane_idl_is_connected(const struct ovsplane_idl* idl) {

@@ -9,6 +9,7 @@
 struct ovsplane_idl {
   enum ovsplane_db db;
   struct ovsdb_idl* idl;
+  char* remote; /* as given, or rotated by ovsplane_idl_rotate_remotes() */
   /* State database only: Address rows by (network, ip) and by (network, owner). */
   struct ovsdb_idl_index* address_by_ip;
   struct ovsdb_idl_index* address_by_owner;
