@@ -79,8 +79,10 @@ int runDaemon(const DaemonConfig& config) {
   auto ovs = std::make_shared<ovsdb::Switch>(ovsdb::ClientOptions{
       .remote = config.ovsdb, .leaderOnly = false, .timeout = config.ovsdbTimeout});
   auto state = std::make_shared<ovsdb::StateStore>(
-      ovsdb::ClientOptions{
-          .remote = config.stateDb, .leaderOnly = true, .timeout = config.ovsdbTimeout},
+      ovsdb::ClientOptions{.remote = config.stateDb,
+                           .leaderOnly = true,
+                           .timeout = config.stateTimeout,
+                           .unusableLimit = config.stateUnusableLimit},
       hostName);
   auto docker = std::make_shared<netdrv::DockerClient>(netdrv::DockerClientOptions{
       .socketPath = config.docker, .apiVersion = "", .timeout = std::chrono::seconds(30)});

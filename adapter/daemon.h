@@ -20,6 +20,10 @@ struct DaemonConfig {
   std::string hostName;  ///< default: the machine's host name
   std::string vtepIp;    ///< when set, the host registers itself (tunnels end here)
   std::chrono::milliseconds ovsdbTimeout{5000};
+  /** One state database operation on a loaded cluster may wait its turn this long... */
+  std::chrono::milliseconds stateTimeout{15000};
+  /** ...but while the state database is unreachable, attaches fail after this. */
+  std::chrono::milliseconds stateUnusableLimit{5000};
   std::chrono::milliseconds applyTimeout{5000};
   std::chrono::seconds pendingTimeout{600};
   /** A peer whose row has not been refreshed for this long has left (its tunnels go). */

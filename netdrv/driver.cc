@@ -132,7 +132,8 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
 
   auto network = deps_.catalog->ensureNetwork(subnet);
   if (!network) {
-    return std::unexpected(network.error());
+    return makeError(network.error().code, fmt::format("network {} in the state database: {}", cidr,
+                                                       network.error().message));
   }
 
   Endpoint endpoint;
