@@ -84,7 +84,8 @@ lab_init() {
   printf 'LAB_ID=%s\n' "$LAB_ID" >"$RUN_DIR/lab.env"
   : >"$RUN_DIR/cleanup.list"
   # LAB_KEEP=1: leave everything running on success (the demo); clean up on failure only.
-  trap 'rc=$?; if [ $rc != 0 ] || [ "${LAB_KEEP:-0}" != 1 ]; then run_cleanup; rm -rf "$RUN_DIR"; fi; exit $rc' EXIT
+  # LAB_KEEP=always: leave it running either way (debugging; take it down with scripts/down.sh).
+  trap 'rc=$?; if [ "${LAB_KEEP:-0}" != always ] && { [ $rc != 0 ] || [ "${LAB_KEEP:-0}" != 1 ]; }; then run_cleanup; rm -rf "$RUN_DIR"; fi; exit $rc' EXIT
   trap 'exit 130' INT TERM
   log "lab $1 in $RUN_DIR"
 }
@@ -110,11 +111,15 @@ dk() { local h=$1; shift; docker -H "unix://$(hdir "$h")/docker.sock" "$@"; }
 # The docker CLI through host $1's ovsplane proxy (OVP_MODE=proxy).
 dp() { local h=$1; shift; docker -H "unix://$(hdir "$h")/proxy.sock" "$@"; }
 ovsplane() {
-  local h=$1 sock
+  local h=$1 remote
   shift
-  sock="$(hdir "$h")/state.sock"
-  [ "${UNDERLAY:-0}" = 1 ] && sock=$(state_sock)
-  "$OVSPLANE_BIN" "$@" --state-db "unix:$sock"
+  remote="unix:$(hdir "$h")/state.sock"
+  if [ "${STATE_CLUSTER:-0}" = 1 ]; then
+    remote=$(state_cli_remote)
+  elif [ "${UNDERLAY:-0}" = 1 ]; then
+    remote="unix:$(state_sock)"
+  fi
+  "$OVSPLANE_BIN" "$@" --state-db "$remote"
 }
 
 # A daemon in host $1's namespace, in the background; its pid is stopped at exit.
@@ -166,8 +171,78 @@ underlay_up() {
 sw_ns() { echo "ovp${LAB_ID}sw"; }
 state_sock() { echo "$(hdir 1)/state.sock"; }
 
-# host_up N: OVS, the state database, dockerd and the adapter of host N.
-host_up() {
+# All lab hosts share one kernel, and the kernel's ARP table limits are global (not per
+# namespace): a few hundred containers that all ping each other overflow the default 1024
+# entries ("neighbor table overflow"), which real hosts would not. Raised for the test,
+# restored at exit.
+raise_neighbour_limits() {
+  local key old
+  for key in gc_thresh1:1024 gc_thresh2:8192 gc_thresh3:16384; do
+    old=$(sysctl -n "net.ipv4.neigh.default.${key%%:*}")
+    on_exit "sysctl -qw net.ipv4.neigh.default.${key%%:*}=$old"
+    sysctl -qw "net.ipv4.neigh.default.${key%%:*}=${key#*:}"
+  done
+}
+
+# ---- The state database as a 3-member Raft cluster (STATE_CLUSTER=1) -------------------------
+# One ovsdb-server per host namespace, as on real hosts: Raft on $UNDERLAY_PREFIX.N:6644,
+# clients on $UNDERLAY_PREFIX.N:6641 (and a unix socket for the CLI run from outside). Needs the
+# hosts' bases (host_base_up); host_up then points every adapter at all members.
+STATE_DB_NAME=OVSPlane
+STATE_MEMBERS=()
+state_cluster_remote() {
+  local h out=()
+  for h in "${STATE_MEMBERS[@]}"; do out+=("tcp:$UNDERLAY_PREFIX.$h:6641"); done
+  (IFS=,; echo "${out[*]}")
+}
+state_cli_remote() {
+  local h out=()
+  for h in "${STATE_MEMBERS[@]}"; do out+=("unix:$(hdir "$h")/state.sock"); done
+  (IFS=,; echo "${out[*]}")
+}
+state_ctl() { ovs-appctl -t "$(hdir "$1")/state.ctl" "${@:2}"; }
+state_member_start() {
+  local h=$1 d
+  d=$(hdir "$h")
+  rm -f "$d/state.sock"
+  start_daemon "$h" state-db ovsdb-server "$d/state.db" --remote="punix:$d/state.sock" \
+    --remote="ptcp:6641:$UNDERLAY_PREFIX.$h" --unixctl="$d/state.ctl" \
+    --log-file="$d/state.file.log" --no-chdir
+}
+state_member_joined() { state_ctl "$1" cluster/status "$STATE_DB_NAME" | grep -q '^Status: cluster member'; }
+# state_cluster_up N: creates the cluster on host 1 and joins hosts 2..N (the documented
+# commands, README "Several hosts").
+state_cluster_up() {
+  local n=$1 h d
+  for h in $(seq 1 "$n"); do
+    d=$(hdir "$h")
+    if [ "$h" = 1 ]; then
+      ovsdb-tool create-cluster "$d/state.db" "$STATE_SCHEMA" "tcp:$UNDERLAY_PREFIX.1:6644"
+    else
+      ovsdb-tool join-cluster "$d/state.db" "$STATE_DB_NAME" "tcp:$UNDERLAY_PREFIX.$h:6644" \
+        "tcp:$UNDERLAY_PREFIX.1:6644"
+    fi
+    state_member_start "$h"
+    STATE_MEMBERS+=("$h")
+  done
+  for h in $(seq 1 "$n"); do
+    wait_until 30 state_member_joined "$h" || fail "state database member on host $h did not join"
+  done
+  log "state database: a $n-member Raft cluster"
+}
+# The host whose member is the Raft leader (empty when none).
+state_leader() {
+  local h
+  for h in "${STATE_MEMBERS[@]}"; do
+    state_ctl "$h" cluster/status "$STATE_DB_NAME" 2>/dev/null | grep -q '^Role: leader' && { echo "$h"; return 0; }
+  done
+  return 0
+}
+
+# host_base_up N: host N's namespace and OVS and, on the underlay, its VTEP address (on br-phy).
+# host_up calls it when it has not run yet; call it first when something (a state database
+# cluster) must run in the hosts' namespaces before their adapters start.
+host_base_up() {
   local h=$1 d ns
   d=$(hdir "$h")
   ns=$(hns "$h")
@@ -190,15 +265,7 @@ host_up() {
     --log-file="$d/ovs-vswitchd.file.log" --no-chdir -vconsole:off
   wait_until 10 test -S "$d/ovs-vswitchd.ctl" || fail "ovs-vswitchd of host $h did not start"
 
-  if [ "$h" = 1 ] || [ "${UNDERLAY:-0}" != 1 ]; then
-    ovsdb-tool create "$d/state.db" "$STATE_SCHEMA"
-    start_daemon "$h" state-db ovsdb-server "$d/state.db" --remote="punix:$d/state.sock" \
-      --unixctl="$d/state.ctl" --no-chdir
-    wait_until 10 test -S "$d/state.sock" || fail "state ovsdb-server of host $h did not start"
-  fi
-  local state="$d/state.sock" vtep=()
   if [ "${UNDERLAY:-0}" = 1 ]; then
-    state=$(state_sock)
     # Userspace tunnelling: eth1 is a port of br-phy and the VTEP address lives on br-phy's
     # internal port; br-phy gets its own MAC (else the kernel answers on eth1 too).
     vsctl "$h" -- add-br br-phy -- set Bridge br-phy datapath_type=netdev \
@@ -206,8 +273,31 @@ host_up() {
     ip -n "$ns" link set eth1 up
     ip -n "$ns" addr add "$UNDERLAY_PREFIX.$h/24" dev br-phy
     ip -n "$ns" link set br-phy up
-    vtep=(--vtep-ip "$UNDERLAY_PREFIX.$h")
   fi
+  touch "$d/base.up"
+}
+
+# host_up N: host N's base (above), its state database (unless shared or a cluster), dockerd
+# and adapter. HOST_EXPIRY sets the adapters' --host-expiry.
+host_up() {
+  local h=$1 d ns
+  d=$(hdir "$h")
+  ns=$(hns "$h")
+  [ -f "$d/base.up" ] || host_base_up "$h"
+  local state="unix:$d/state.sock" hostflags=()
+  if [ "${STATE_CLUSTER:-0}" = 1 ]; then
+    state=$(state_cluster_remote)
+  elif [ "$h" = 1 ] || [ "${UNDERLAY:-0}" != 1 ]; then
+    ovsdb-tool create "$d/state.db" "$STATE_SCHEMA"
+    start_daemon "$h" state-db ovsdb-server "$d/state.db" --remote="punix:$d/state.sock" \
+      --unixctl="$d/state.ctl" --no-chdir
+    wait_until 10 test -S "$d/state.sock" || fail "state ovsdb-server of host $h did not start"
+  fi
+  if [ "${UNDERLAY:-0}" = 1 ]; then
+    [ "${STATE_CLUSTER:-0}" = 1 ] || state="unix:$(state_sock)"
+    hostflags=(--vtep-ip "$UNDERLAY_PREFIX.$h")
+  fi
+  [ -n "${HOST_EXPIRY:-}" ] && hostflags+=(--host-expiry "$HOST_EXPIRY")
 
   echo '{}' >"$d/daemon.json"
   # Proxies point at a dead port: even an accidental pull could not leave the machine.
@@ -230,8 +320,8 @@ host_up() {
     extra=(--proxy-listen "unix:$d/proxy.sock")
   fi
   local args=("$mode" --listen "unix:$d/adapter.sock" "${extra[@]}" --ovsdb "unix:$d/db.sock"
-    --state-db "unix:$state" --docker "unix://$d/docker.sock" --datapath netdev --host "h$h"
-    "${vtep[@]}" --log-level debug)
+    --state-db "$state" --docker "unix://$d/docker.sock" --datapath netdev --host "h$h"
+    "${hostflags[@]}" --log-level debug)
   if [ -n "${OVP_IMAGE:-}" ]; then
     # ovsplane as a container of the host's own dockerd: host network and pid namespaces, the
     # sockets mounted (--privileged is refused on this VM: all capabilities but SYS_RESOURCE).
@@ -254,9 +344,15 @@ host_up() {
 dockerd_cleanup() {
   local h=$1 d
   d=$(hdir "$h")
+  # Containers that join another's network namespace first, then the rest: dockerd 20.10 can
+  # deadlock when one `rm -f` removes both sides of a container: network mode at once (seen
+  # with a few hundred containers).
   local ids
+  ids=$(dk "$h" ps -a --filter label=ovsplane.endpoint --format '{{.ID}} {{.Label "ovsplane.role"}}' 2>/dev/null |
+    awk '$2 == "" {print $1}' || true)
+  [ -n "$ids" ] && timeout 300 docker -H "unix://$d/docker.sock" rm -f $ids >/dev/null 2>&1
   ids=$(dk "$h" ps -aq 2>/dev/null || true)
-  [ -n "$ids" ] && dk "$h" rm -f $ids >/dev/null 2>&1
+  [ -n "$ids" ] && timeout 300 docker -H "unix://$d/docker.sock" rm -f $ids >/dev/null 2>&1
   stop_pid "$(cat "$d/dockerd.pid" 2>/dev/null)"
   local m
   for m in $(awk -v p="$d" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r); do
