@@ -149,6 +149,19 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                    "Where docker clients connect: tcp:IP:PORT or unix:/path (repeatable; "
                    "default tcp:127.0.0.1:2375)")
       ->envname("OVSPLANE_PROXY_LISTEN");
+  proxyCmd
+      ->add_option("--adapters", daemon.adaptersFile,
+                   "Powerstrip adapters.yml: endpoints and their pre/post adapters (http://, "
+                   "http+unix://, unix://, or builtin for ovsplane's own); default: ovsplane's "
+                   "adapter alone")
+      ->envname("OVSPLANE_ADAPTERS")
+      ->check(CLI::ExistingFile);
+  proxyCmd
+      ->add_option("--hook-timeout", daemon.hookTimeoutMs,
+                   "Milliseconds an external adapter has to answer one hook")
+      ->envname("OVSPLANE_HOOK_TIMEOUT")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
   for (CLI::App* cmd : {adapterCmd, proxyCmd}) {
     const bool isProxy = cmd == proxyCmd;
     cmd->add_option("--listen", daemon.listen,

@@ -15,6 +15,7 @@
 #include "adapter/hook_service.h"
 #include "adapter/http_server.h"
 #include "adapter/proxy.h"
+#include "adapter/proxy_config.h"
 #include "netdrv/docker_client.h"
 #include "netdrv/driver.h"
 #include "netdrv/seams.h"
@@ -126,8 +127,19 @@ int runDaemon(const DaemonConfig& config) {
     auto call = [service, path](const std::string& hookJson) {
       return service->handle(HttpRequestView{.method = "POST", .target = path, .body = hookJson});
     };
+    std::vector<HookRule> rules = builtinRules(call);
+    if (!config.adaptersFile.empty()) {
+      auto file = loadAdaptersFile(config.adaptersFile);
+      if (!file) {
+        std::cerr << "ovsplane: " << file.error() << "\n";
+        return 2;
+      }
+      rules = rulesFromConfig(*file, call, std::chrono::milliseconds(config.hookTimeoutMs));
+      spdlog::info("proxy rules from {}: {} endpoints, {} adapters", config.adaptersFile,
+                   file->endpoints.size(), file->adapters.size());
+    }
     proxy = std::make_unique<DockerProxy>(
-        ProxyOptions{.listen = *proxyListen, .upstream = upstream}, builtinRules(call));
+        ProxyOptions{.listen = *proxyListen, .upstream = upstream}, std::move(rules));
     if (auto started = proxy->start(); !started) {
       std::cerr << "ovsplane: " << started.error() << "\n";
       return 1;

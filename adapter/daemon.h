@@ -11,6 +11,10 @@ struct DaemonConfig {
   std::vector<std::string> listen = {"unix:/run/ovsplane/adapter.sock", "tcp:127.0.0.1:6675"};
   /** The Docker API proxy with the adapter built in (no HTTP hop); empty: no proxy. */
   std::vector<std::string> proxyListen;
+  /** Powerstrip's adapters.yml for the proxy; empty: the built-in adapter's rules. */
+  std::string adaptersFile;
+  /** Limit for one external adapter's answer to one hook. */
+  unsigned hookTimeoutMs = 30000;
   std::string adapterPath = "/adapter";
   std::string ovsdb = "unix:/var/run/openvswitch/db.sock";
   std::string stateDb = "unix:/var/run/ovsplane/state.sock";
