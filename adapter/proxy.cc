@@ -121,6 +121,50 @@ void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
   }
 }
 
+/** Runs the post-hook chain on `result` (Docker's answer, or a refusal): each adapter sees the
+ *  previous one's output; Code and ContentType are honoured; a failing adapter ends the chain
+ *  with its error. */
+HttpAnswer runPostHooks(const std::vector<HookCall>& post, const std::string& method,
+                        const std::string& target, const std::optional<std::string>& originalBody,
+                        HttpAnswer result) {
+  Json contentTypeJson = result.contentType.empty() ? Json(nullptr) : Json(result.contentType);
+  for (const HookCall& call : post) {
+    const Json hook = {
+        {"PowerstripProtocolVersion", 1},
+        {"Type", "post-hook"},
+        {"ClientRequest",
+         {{"Method", method},
+          {"Request", target},
+          {"Body", originalBody ? Json(*originalBody) : Json(nullptr)}}},
+        {"ServerResponse",
+         {{"ContentType", contentTypeJson}, {"Body", result.body}, {"Code", result.status}}}};
+    HttpAnswer answer = call(hook.dump());
+    if (!isSuccess(answer.status)) {
+      result = std::move(answer);
+      break;
+    }
+    const Json reply = Json::parse(answer.body, nullptr, false);
+    if (!reply.is_object() || !reply.contains("ModifiedServerResponse") ||
+        !reply["ModifiedServerResponse"].is_object()) {
+      result = errorAnswer(502, "an adapter answered a post-hook without ModifiedServerResponse");
+      break;
+    }
+    const Json& modified = reply["ModifiedServerResponse"];
+    if (modified.contains("Code") && modified["Code"].is_number_integer()) {
+      result.status = modified["Code"].get<unsigned>();
+    }
+    if (modified.contains("Body") && modified["Body"].is_string()) {
+      result.body = modified["Body"].get<std::string>();
+    }
+    if (modified.contains("ContentType")) {
+      contentTypeJson = modified["ContentType"];
+      result.contentType =
+          contentTypeJson.is_string() ? contentTypeJson.get<std::string>() : std::string();
+    }
+  }
+  return result;
+}
+
 /** Copies bytes one way until EOF, then half-closes the other side. */
 void pipeOneWay(Socket& from, Socket& to, beast::flat_buffer& pending) {
   error_code ec;
@@ -339,6 +383,10 @@ void DockerProxy::Impl::serve(Socket client) {
         }
       }
       if (refused) {
+        // Docker never sees the request: the endpoint's post-hooks learn of the refusal as its
+        // answer, so adapters that acted in their pre-hook (an attach) undo it. Their answers
+        // are not used: the client gets the refusal.
+        if (!post.empty()) (void)runPostHooks(post, method, target, originalBody, *refused);
         writeAnswer(client, version, keepAlive, *refused, ec);
         if (ec || !keepAlive) break;
         continue;
@@ -412,42 +460,7 @@ void DockerProxy::Impl::serve(Socket client) {
       HttpAnswer result{answerFromDocker.result_int(),
                         std::string(answerFromDocker[http::field::content_type]),
                         answerFromDocker.body()};
-      Json contentTypeJson = result.contentType.empty() ? Json(nullptr) : Json(result.contentType);
-      for (const HookCall& call : post) {
-        const Json hook = {
-            {"PowerstripProtocolVersion", 1},
-            {"Type", "post-hook"},
-            {"ClientRequest",
-             {{"Method", method},
-              {"Request", target},
-              {"Body", originalBody ? Json(*originalBody) : Json(nullptr)}}},
-            {"ServerResponse",
-             {{"ContentType", contentTypeJson}, {"Body", result.body}, {"Code", result.status}}}};
-        HttpAnswer answer = call(hook.dump());
-        if (!isSuccess(answer.status)) {
-          result = std::move(answer);
-          break;
-        }
-        const Json reply = Json::parse(answer.body, nullptr, false);
-        if (!reply.is_object() || !reply.contains("ModifiedServerResponse") ||
-            !reply["ModifiedServerResponse"].is_object()) {
-          result =
-              errorAnswer(502, "an adapter answered a post-hook without ModifiedServerResponse");
-          break;
-        }
-        const Json& modified = reply["ModifiedServerResponse"];
-        if (modified.contains("Code") && modified["Code"].is_number_integer()) {
-          result.status = modified["Code"].get<unsigned>();
-        }
-        if (modified.contains("Body") && modified["Body"].is_string()) {
-          result.body = modified["Body"].get<std::string>();
-        }
-        if (modified.contains("ContentType")) {
-          contentTypeJson = modified["ContentType"];
-          result.contentType =
-              contentTypeJson.is_string() ? contentTypeJson.get<std::string>() : std::string();
-        }
-      }
+      result = runPostHooks(post, method, target, originalBody, std::move(result));
       http::response<http::string_body> out{static_cast<http::status>(result.status), version};
       for (const auto& field : answerFromDocker.base()) {
         if (field.name() == http::field::content_length ||

@@ -78,6 +78,9 @@ class ProxyChainTest : public ::testing::Test {
           {
             std::scoped_lock lock(mutex_);
             calls_.push_back(name + " " + hook["Type"].get<std::string>());
+            if (hook["Type"] == "post-hook") {
+              postCodes_.push_back(hook["ServerResponse"]["Code"].get<unsigned>());
+            }
             behaviour = behaviour_[name];
           }
           if (behaviour == "refuse") {
@@ -123,6 +126,7 @@ class ProxyChainTest : public ::testing::Test {
   std::mutex mutex_;
   std::vector<std::string> dockerSaw_;
   std::vector<std::string> calls_;
+  std::vector<unsigned> postCodes_;
   std::map<std::string, std::string> behaviour_;
   std::unique_ptr<HttpServer> docker_;
   std::unique_ptr<HttpServer> adapterA_;
@@ -142,7 +146,7 @@ TEST_F(ProxyChainTest, PreHooksChainInOrderAndPostHooksSeeThePreviousOutput) {
             (std::vector<std::string>{"A pre-hook", "B pre-hook", "B post-hook", "A post-hook"}));
 }
 
-TEST_F(ProxyChainTest, AnAdapterRefusingAbortsWithItsStatusAndDockerIsNotCalled) {
+TEST_F(ProxyChainTest, AnAdapterRefusingAbortsWithItsStatusDockerIsNotCalledPostHooksAreTold) {
   behaviour_["B"] = "refuse";
   startProxy("endpoints:\n  \"POST /*/containers/create\": {pre: [a, b], post: [a]}\n" +
              adapterUrls());
@@ -151,7 +155,9 @@ TEST_F(ProxyChainTest, AnAdapterRefusingAbortsWithItsStatusAndDockerIsNotCalled)
   EXPECT_NE(answer.find(R"({"message":"ovsplane: adapter b: policy says no"})"), std::string::npos)
       << answer;
   EXPECT_TRUE(dockerSaw_.empty());
-  EXPECT_EQ(calls_, (std::vector<std::string>{"A pre-hook", "B pre-hook"}));
+  // A acted in its pre-hook: its post-hook learns that the request failed (it can undo).
+  EXPECT_EQ(calls_, (std::vector<std::string>{"A pre-hook", "B pre-hook", "A post-hook"}));
+  EXPECT_EQ(postCodes_, std::vector<unsigned>{403});
 }
 
 TEST_F(ProxyChainTest, InvalidJsonFromAnAdapterIsABadGateway) {
