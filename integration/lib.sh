@@ -298,6 +298,10 @@ host_up() {
     hostflags=(--vtep-ip "$UNDERLAY_PREFIX.$h")
   fi
   [ -n "${HOST_EXPIRY:-}" ] && hostflags+=(--host-expiry "$HOST_EXPIRY")
+  # OVP_FLAGS: more flags for the daemon (word-split).
+  local userflags=()
+  [ -n "${OVP_FLAGS:-}" ] && read -ra userflags <<<"$OVP_FLAGS"
+  hostflags+=("${userflags[@]}")
 
   echo '{}' >"$d/daemon.json"
   # Proxies point at a dead port: even an accidental pull could not leave the machine.
