@@ -157,6 +157,18 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       ->envname("OVSPLANE_ADAPTERS")
       ->check(CLI::ExistingFile);
   proxyCmd
+      ->add_option("--tls-cert", daemon.tlsCert, "TLS on TCP listeners: server certificate (PEM)")
+      ->envname("OVSPLANE_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  proxyCmd->add_option("--tls-key", daemon.tlsKey, "TLS on TCP listeners: private key (PEM)")
+      ->envname("OVSPLANE_TLS_KEY")
+      ->check(CLI::ExistingFile);
+  proxyCmd
+      ->add_option("--tls-ca", daemon.tlsCa,
+                   "Verify client certificates against this CA (PEM), as dockerd --tlsverify")
+      ->envname("OVSPLANE_TLS_CA")
+      ->check(CLI::ExistingFile);
+  proxyCmd
       ->add_option("--hook-timeout", daemon.hookTimeoutMs,
                    "Milliseconds an external adapter has to answer one hook")
       ->envname("OVSPLANE_HOOK_TIMEOUT")

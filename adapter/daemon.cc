@@ -138,14 +138,38 @@ int runDaemon(const DaemonConfig& config) {
       spdlog::info("proxy rules from {}: {} endpoints, {} adapters", config.adaptersFile,
                    file->endpoints.size(), file->adapters.size());
     }
-    proxy = std::make_unique<DockerProxy>(
-        ProxyOptions{.listen = *proxyListen, .upstream = upstream}, std::move(rules));
+    ProxyOptions proxyOptions{.listen = *proxyListen, .upstream = upstream};
+    if (config.tlsCert.empty() != config.tlsKey.empty() ||
+        (!config.tlsCa.empty() && config.tlsCert.empty())) {
+      std::cerr << "ovsplane: TLS needs --tls-cert and --tls-key together (--tls-ca adds client "
+                   "certificate verification)\n";
+      return 2;
+    }
+    if (!config.tlsCert.empty()) {
+      proxyOptions.tls = TlsOptions{config.tlsCert, config.tlsKey, config.tlsCa};
+    }
+    for (const auto& address : *proxyListen) {
+      const bool loopback = address.host == "127.0.0.1" || address.host == "::1";
+      if (address.kind == ListenAddress::Kind::Tcp && !loopback &&
+          (!proxyOptions.tls || config.tlsCa.empty())) {
+        spdlog::warn(
+            "the Docker API proxy listens on {} without TLS client verification: "
+            "anyone who reaches it controls dockerd (use --tls-cert, --tls-key, "
+            "--tls-ca)",
+            address.toString());
+      }
+    }
+    proxy = std::make_unique<DockerProxy>(std::move(proxyOptions), std::move(rules));
     if (auto started = proxy->start(); !started) {
       std::cerr << "ovsplane: " << started.error() << "\n";
       return 1;
     }
     for (const auto& address : proxy->addresses()) {
-      spdlog::info("Docker API proxy on {} -> {}", address.toString(), upstream);
+      spdlog::info("Docker API proxy on {}{} -> {}", address.toString(),
+                   address.kind == ListenAddress::Kind::Tcp && !config.tlsCert.empty()
+                       ? (config.tlsCa.empty() ? " (TLS)" : " (TLS, client certificates verified)")
+                       : "",
+                   upstream);
     }
   }
   spdlog::info(

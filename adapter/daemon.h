@@ -13,6 +13,11 @@ struct DaemonConfig {
   std::vector<std::string> proxyListen;
   /** Powerstrip's adapters.yml for the proxy; empty: the built-in adapter's rules. */
   std::string adaptersFile;
+  /** TLS for the proxy's TCP listeners: certificate and key (both or neither), and the CA
+   *  that client certificates must be signed by (optional: verification only when set). */
+  std::string tlsCert;
+  std::string tlsKey;
+  std::string tlsCa;
   /** Limit for one external adapter's answer to one hook. */
   unsigned hookTimeoutMs = 30000;
   std::string adapterPath = "/adapter";

@@ -211,6 +211,7 @@ class DockerProxy::Impl {
   std::mutex mutex_;
   std::list<int> openFds_;  // guarded by mutex_: shut down on stop()
   std::atomic<int> sessions_{0};
+  std::unique_ptr<TlsFront> tls_;
 };
 
 void DockerProxy::Impl::track(Socket& socket, bool add) {
@@ -223,6 +224,24 @@ void DockerProxy::Impl::track(Socket& socket, bool add) {
 }
 
 std::expected<void, std::string> DockerProxy::Impl::start() {
+  if (options_.tls) {
+    auto front = TlsFront::create(*options_.tls, [this](int plainFd) {
+      error_code ec;
+      Socket client(ioc_);
+      client.assign(asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), plainFd, ec);
+      if (ec) {
+        ::close(plainFd);
+        return;
+      }
+      ++sessions_;
+      std::thread([this, client = std::move(client)]() mutable {
+        serve(std::move(client));
+        --sessions_;
+      }).detach();
+    });
+    if (!front) return std::unexpected("proxy: " + front.error());
+    tls_ = std::move(*front);
+  }
   for (const ListenAddress& address : options_.listen) {
     if (address.kind == ListenAddress::Kind::Unix) {
       auto acceptor = openUnixListener(ioc_, address.path, options_.unixSocketMode);
@@ -273,6 +292,10 @@ void DockerProxy::Impl::acceptLoop(size_t index) {
       return;
     }
     if (fd < 0) continue;
+    if (!isUnix && tls_) {
+      tls_->adopt(fd, family);  // the plaintext comes back through the TLS front's callback
+      continue;
+    }
     Socket client(ioc_);
     client.assign(asio::generic::stream_protocol(family, SOCK_STREAM), fd, ec);
     ++sessions_;
@@ -503,6 +526,7 @@ void DockerProxy::Impl::stop() {
   }
   for (auto& thread : acceptors_) thread.join();
   acceptors_.clear();
+  if (tls_) tls_->stop();
   {
     std::scoped_lock lock(mutex_);
     for (int fd : openFds_) ::shutdown(fd, SHUT_RDWR);  // sessions see EOF and end

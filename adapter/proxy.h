@@ -4,12 +4,14 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "adapter/hooks.h"
 #include "adapter/http_server.h"
+#include "adapter/tls_front.h"
 
 namespace ovsplane::adapter {
 
@@ -33,6 +35,8 @@ struct ProxyOptions {
   size_t hookBodyLimit = 16 * 1024 * 1024;         ///< bodies buffered for hooks
   std::chrono::milliseconds headerTimeout{60000};  ///< reading a request/response head
   unsigned unixSocketMode = 0660;
+  /** TLS on every TCP listener (unix sockets stay plain: file permissions guard them). */
+  std::optional<TlsOptions> tls = std::nullopt;
 };
 
 /**
