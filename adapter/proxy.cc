@@ -92,9 +92,15 @@ template <bool isRequest>
 void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
                   http::parser<isRequest, http::buffer_body>& parser, error_code& ec) {
   http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
-  http::write_header(out, serializer, ec);
-  if (ec) return;
-  std::array<char, 32 * 1024> chunk{};
+  // A body already read with the head (a small JSON answer) goes out with the head in one
+  // write; otherwise the head goes at once, before any body byte exists (docker run's wait).
+  const auto length = parser.content_length();
+  const bool bodyBuffered = parser.is_done() || (length && buffer.size() >= *length);
+  if (!bodyBuffered) {
+    http::write_header(out, serializer, ec);
+    if (ec) return;
+  }
+  std::array<char, 32 * 1024> chunk;  // not zeroed: only what was read is sent
   while (!parser.is_done() || !serializer.is_done()) {
     if (!parser.is_done()) {
       parser.get().body().data = chunk.data();
@@ -172,7 +178,7 @@ void pipeOneWay(Socket& from, Socket& to, beast::flat_buffer& pending) {
     asio::write(to, pending.data(), ec);
     pending.consume(pending.size());
   }
-  std::array<char, 32 * 1024> chunk{};
+  std::array<char, 32 * 1024> chunk;  // not zeroed: only what was read is sent
   while (!ec) {
     const size_t n = from.read_some(asio::buffer(chunk), ec);
     if (n > 0) asio::write(to, asio::buffer(chunk.data(), n), ec);

@@ -60,41 +60,39 @@ class TlsSession : public std::enable_shared_from_this<TlsSession> {
 
  private:
   void readTls() {
-    tls_.async_read_some(
-        asio::buffer(fromClient_), [self = shared_from_this()](error_code ec, size_t n) {
-          if (n > 0) {
-            asio::async_write(self->plain_, asio::buffer(self->fromClient_.data(), n),
-                              [self](error_code writeEc, size_t) {
-                                if (writeEc) return self->closeAll();
-                                self->readTls();
-                              });
-            return;
-          }
-          (void)ec;  // close_notify, FIN or an error: the client sends no more
-          error_code ignored;
-          self->plain_.shutdown(Local::socket::shutdown_send, ignored);
-          self->clientDone_ = true;
-          if (self->proxyDone_) self->closeAll();
-        });
+    relay(tls_, plain_, fromClient_, &TlsSession::readTls, [](TlsSession& self) {
+      error_code ignored;  // close_notify, FIN or an error: the client sends no more
+      self.plain_.shutdown(Local::socket::shutdown_send, ignored);
+      self.clientDone_ = true;
+      return self.proxyDone_;
+    });
   }
 
   void readPlain() {
-    plain_.async_read_some(
-        asio::buffer(toClient_), [self = shared_from_this()](error_code ec, size_t n) {
-          if (n > 0) {
-            asio::async_write(self->tls_, asio::buffer(self->toClient_.data(), n),
-                              [self](error_code writeEc, size_t) {
-                                if (writeEc) return self->closeAll();
-                                self->readPlain();
-                              });
-            return;
-          }
-          (void)ec;  // the proxy finished this connection (or half of it)
-          error_code ignored;
-          self->tls_.next_layer().shutdown(Tcp::socket::shutdown_send, ignored);
-          self->proxyDone_ = true;
-          if (self->clientDone_) self->closeAll();
-        });
+    relay(plain_, tls_, toClient_, &TlsSession::readPlain, [](TlsSession& self) {
+      error_code ignored;  // the proxy finished this connection (or half of it)
+      self.tls_.next_layer().shutdown(Tcp::socket::shutdown_send, ignored);
+      self.proxyDone_ = true;
+      return self.clientDone_;
+    });
+  }
+
+  /** One read from `from`, written to `to`, then `again`; at the end `finish`, which says
+   *  whether both directions are now done. */
+  template <typename From, typename To, typename Finish>
+  void relay(From& from, To& to, std::array<char, 32 * 1024>& buffer, void (TlsSession::*again)(),
+             Finish finish) {
+    from.async_read_some(asio::buffer(buffer), [self = shared_from_this(), &to, &buffer, again,
+                                                finish](error_code, size_t n) {
+      if (n == 0) {
+        if (finish(*self)) self->closeAll();
+        return;
+      }
+      asio::async_write(to, asio::buffer(buffer.data(), n), [self, again](error_code ec, size_t) {
+        if (ec) return self->closeAll();
+        ((*self).*again)();
+      });
+    });
   }
 
   void closeAll() {

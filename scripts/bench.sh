@@ -40,24 +40,35 @@ hooks)
   ;;
 proxy)
   [ "$(id -u)" = 0 ] || { echo "bench proxy: needs root (a lab host with its own dockerd)" >&2; exit 1; }
-  cmake --build "$BUILD_DIR" --target ovsplane http_load
+  cmake --build "$BUILD_DIR" --target ovsplane http_load relay_floor
   export OVSPLANE_BIN=$PWD/$BUILD_DIR/adapter/ovsplane OVP_MODE=proxy
   # shellcheck source=../integration/lib.sh
   . integration/lib.sh
   lab_init bench
   host_up 1
   d=$(hdir 1)
+  # The floor: an HTTP-blind byte relay with the proxy's threading model (bench/relay_floor.cc).
+  "$BUILD_DIR/bench/relay_floor" "$d/floor.sock" "$d/docker.sock" &
+  floor_pid=$!
+  on_exit "kill $floor_pid"
+  wait_until 5 test -S "$d/floor.sock"
+  ratio() {  # ratio A B: "p50 B/A, throughput B/A"
+    awk -v a="$1" -v b="$2" 'BEGIN {
+      split(a, x, /[ =]/); split(b, y, /[ =]/);
+      for (i in x) { if (x[i] == "rps") dr = x[i+1]; if (x[i] == "p50_us") dp = x[i+1] }
+      for (i in y) { if (y[i] == "rps") pr = y[i+1]; if (y[i] == "p50_us") pp = y[i+1] }
+      printf "p50 %.2fx, throughput %.2fx", pp / dp, pr / dr }'
+  }
   for path in /_ping "/v1.41/containers/json?all=1"; do
     for clients in 1 16; do
       n=$((8000 / clients))
       direct=$("$LOAD" "$d/docker.sock" GET "$path" - "$clients" "$n" keepalive)
+      floor=$("$LOAD" "$d/floor.sock" GET "$path" - "$clients" "$n" keepalive)
       proxied=$("$LOAD" "$d/proxy.sock" GET "$path" - "$clients" "$n" keepalive)
-      printf 'GET %-28s %2d clients  direct: %s\n%48s proxy:  %s\n' "$path" "$clients" "$direct" "" "$proxied"
-      awk -v a="$direct" -v b="$proxied" 'BEGIN {
-        split(a, x, /[ =]/); split(b, y, /[ =]/);
-        for (i in x) { if (x[i] == "rps") dr = x[i+1]; if (x[i] == "p50_us") dp = x[i+1] }
-        for (i in y) { if (y[i] == "rps") pr = y[i+1]; if (y[i] == "p50_us") pp = y[i+1] }
-        printf "%48s ratios: p50 %.2fx direct, throughput %.2fx direct\n", "", pp / dp, pr / dr }'
+      printf 'GET %-28s %2d clients  direct: %s\n%48s relay:  %s\n%48s proxy:  %s\n' "$path" "$clients" \
+        "$direct" "" "$floor" "" "$proxied"
+      printf '%48s proxy vs direct: %s; relay vs direct: %s; proxy vs relay: %s\n' "" \
+        "$(ratio "$direct" "$proxied")" "$(ratio "$direct" "$floor")" "$(ratio "$floor" "$proxied")"
     done
   done
   # Streaming: a 10,000-line log read in full, direct and through the proxy.
