@@ -103,12 +103,19 @@ void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
   std::array<char, 32 * 1024> chunk;  // not zeroed: only what was read is sent
   while (!parser.is_done() || !serializer.is_done()) {
     if (!parser.is_done()) {
-      parser.get().body().data = chunk.data();
-      parser.get().body().size = chunk.size();
-      http::read_some(in, buffer, parser, ec);
-      if (ec == http::error::need_buffer) ec = {};
+      // Gather what is already waiting in the socket into one piece: dockerd streams logs as
+      // many tiny chunks, and one write per chunk would cost a syscall each. Reads again only
+      // while bytes are waiting: a live stream (logs -f) goes out as it comes.
+      size_t got = 0;
+      do {
+        parser.get().body().data = chunk.data() + got;
+        parser.get().body().size = chunk.size() - got;
+        http::read_some(in, buffer, parser, ec);
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) return;
+        got = chunk.size() - parser.get().body().size;
+      } while (!parser.is_done() && got < chunk.size() && in.available(ec) > 0 && !ec);
       if (ec) return;
-      const size_t got = chunk.size() - parser.get().body().size;
       if (got == 0 && !parser.is_done())
         continue;  // only framing was read (a chunk header):
                    // an empty piece would end a chunked body

@@ -74,7 +74,7 @@ proxy)
   # Streaming: a 10,000-line log read in full, direct and through the proxy.
   dk 1 run --pull=never -d --name logger "$LAB_IMAGE" sh -c 'seq 1 200000' >/dev/null
   wait_until 30 sh -c "[ \"\$(docker -H unix://$d/docker.sock inspect -f '{{.State.Running}}' logger)\" = false ]"
-  for target in docker proxy; do
+  for target in docker floor proxy; do
     start=$(date +%s%N)
     bytes=$(curl -s --unix-socket "$d/$target.sock" "http://x/v1.41/containers/logger/logs?stdout=1" | wc -c)
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
