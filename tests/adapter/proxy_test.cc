@@ -1,0 +1,116 @@
+// unit: the proxy's behaviour around a stand-in for dockerd's socket (the module seam), over
+// real unix sockets: clear errors when dockerd is unreachable or hangs up mid-answer, and
+// clients that stall (half a request, or a large answer not read) do not stall others.
+#include "adapter/proxy.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/adapter/raw_http.h"
+#include "tests/support/process.h"
+
+namespace ovsplane::adapter {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
+
+  void startProxy() {
+    proxy_ = std::make_unique<DockerProxy>(
+        ProxyOptions{.listen = {*parseListenAddress("unix:" + path("proxy.sock"))},
+                     .upstream = path("docker.sock")},
+        std::vector<HookRule>{});
+    ASSERT_TRUE(proxy_->start().has_value());
+  }
+  void startDocker(size_t bodySize) {
+    docker_ = std::make_unique<HttpServer>(
+        HttpServerOptions{.listen = {*parseListenAddress("unix:" + path("docker.sock"))},
+                          .bodyLimit = 1024,
+                          .ioTimeout = 30000ms,
+                          .ioThreads = 2,
+                          .handlerThreads = 4,
+                          .unixSocketMode = 0600},
+        [bodySize](const HttpRequestView& request) {
+          if (request.target == "/big") return HttpAnswer{200, "text/plain", std::string(bodySize, 'x')};
+          return HttpAnswer{200, "text/plain", "OK"};
+        });
+    ASSERT_TRUE(docker_->start().has_value());
+  }
+  std::string get(const std::string& target) {
+    return roundTrip(proxy_->addresses().at(0),
+                     "GET " + target + " HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n");
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<HttpServer> docker_;
+  std::unique_ptr<DockerProxy> proxy_;
+};
+
+TEST_F(ProxyTest, DockerUnreachableIsABadGatewayNamingTheSocket) {
+  startProxy();
+  const std::string answer = get("/_ping");
+  EXPECT_NE(answer.find("HTTP/1.1 502"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("cannot reach dockerd at " + path("docker.sock")), std::string::npos)
+      << answer;
+}
+
+TEST_F(ProxyTest, StalledClientsDoNotStallOthers) {
+  startDocker(8 * 1024 * 1024);
+  startProxy();
+  // One client sends half a request head and stalls; another asks for 8 MiB and reads nothing.
+  const int half = connectTo(proxy_->addresses().at(0));
+  ASSERT_GE(half, 0);
+  sendAll(half, "GET /_ping HTTP/1.1\r\nHo");
+  const int unread = connectTo(proxy_->addresses().at(0));
+  ASSERT_GE(unread, 0);
+  sendAll(unread, "GET /big HTTP/1.1\r\nHost: d\r\n\r\n");
+  std::this_thread::sleep_for(200ms);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    const std::string answer = get("/_ping");
+    ASSERT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+    ASSERT_NE(answer.find("\r\n\r\nOK"), std::string::npos) << answer;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  close(half);
+  close(unread);
+}
+
+TEST_F(ProxyTest, DockerHangingUpMidAnswerEndsTheClientConnection) {
+  // A stand-in that promises 1,000 bytes, sends 10 and hangs up.
+  const std::string socketPath = path("docker.sock");
+  const int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socketPath.c_str());
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  std::thread docker([listener] {
+    const int fd = accept(listener, nullptr, nullptr);
+    char buffer[4096];
+    (void)read(fd, buffer, sizeof buffer);
+    sendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789");
+    std::this_thread::sleep_for(100ms);
+    close(fd);
+  });
+  startProxy();
+  const auto start = std::chrono::steady_clock::now();
+  const std::string answer = get("/logs");
+  docker.join();
+  close(listener);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);  // not left hanging
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("0123456789"), std::string::npos) << answer;
+  EXPECT_LT(answer.size(), answer.find("\r\n\r\n") + 4 + 1000);  // short: the client can tell
+}
+
+}  // namespace
+}  // namespace ovsplane::adapter
