@@ -189,7 +189,9 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                     "ovsplane state database remote(s); comma-separated for a Raft cluster")
         ->envname("OVSPLANE_STATE_DB")
         ->capture_default_str();
-    cmd->add_option("--docker", daemon.docker, "dockerd's Engine API socket")
+    cmd->add_option(
+           "--docker", daemon.docker,
+           "dockerd's Engine API: unix:///path or tcp://HOST:PORT (the proxy's upstream too)")
         ->envname("OVSPLANE_DOCKER")
         ->capture_default_str();
     cmd->add_option("--datapath", daemon.datapath,

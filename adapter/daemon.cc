@@ -120,8 +120,7 @@ int runDaemon(const DaemonConfig& config) {
 
   std::unique_ptr<DockerProxy> proxy;
   if (!config.proxyListen.empty()) {
-    std::string upstream = config.docker;
-    if (upstream.starts_with("unix://")) upstream.erase(0, 7);
+    const std::string upstream = config.docker;
     // The built-in adapter: hooks go to the same HookService in-process, no HTTP hop.
     const std::string path = config.adapterPath;
     auto call = [service, path](const std::string& hookJson) {

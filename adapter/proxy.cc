@@ -1,6 +1,7 @@
 #include "adapter/proxy.h"
 
 #include "adapter/listeners.h"
+#include "netdrv/docker_client.h"
 
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -14,6 +15,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -321,10 +323,26 @@ void DockerProxy::Impl::acceptLoop(size_t index) {
 
 bool DockerProxy::Impl::connectUpstream(Socket& upstream, error_code& ec) {
   if (upstream.is_open()) return true;
-  asio::local::stream_protocol::socket socket(ioc_);
-  socket.connect(asio::local::stream_protocol::endpoint(options_.upstream), ec);
-  if (ec) return false;
-  upstream.assign(asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), socket.release(), ec);
+  const netdrv::DockerAddress address = netdrv::parseDockerAddress(options_.upstream);
+  int fd = -1;
+  int family = AF_UNIX;
+  if (address.tcp) {
+    asio::ip::tcp::resolver resolver(ioc_);
+    auto results = resolver.resolve(address.host, std::to_string(address.port), ec);
+    if (ec) return false;
+    asio::ip::tcp::socket socket(ioc_);
+    asio::connect(socket, results, ec);
+    if (ec) return false;
+    socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    family = socket.local_endpoint().protocol().family();
+    fd = socket.release();
+  } else {
+    asio::local::stream_protocol::socket socket(ioc_);
+    socket.connect(asio::local::stream_protocol::endpoint(address.path), ec);
+    if (ec) return false;
+    fd = socket.release();
+  }
+  upstream.assign(asio::generic::stream_protocol(family, SOCK_STREAM), fd, ec);
   if (!ec) track(upstream, true);
   return !ec;
 }

@@ -31,7 +31,7 @@ struct HookRule {
 
 struct ProxyOptions {
   std::vector<ListenAddress> listen;               ///< default: tcp:127.0.0.1:2375
-  std::string upstream = "/var/run/docker.sock";   ///< dockerd's unix socket
+  std::string upstream = "/var/run/docker.sock";   ///< dockerd: a path, unix:///path, tcp://H:P
   size_t hookBodyLimit = 16 * 1024 * 1024;         ///< bodies buffered for hooks
   std::chrono::milliseconds headerTimeout{60000};  ///< reading a request/response head
   unsigned unixSocketMode = 0660;

@@ -9,7 +9,9 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/basic_stream.hpp>
@@ -26,7 +28,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using Protocol = asio::local::stream_protocol;
+using Protocol = asio::generic::stream_protocol;
 using Stream =
     beast::basic_stream<Protocol, asio::io_context::executor_type, beast::unlimited_rate_policy>;
 using json = nlohmann::json;
@@ -173,23 +175,59 @@ beast::error_code runOperation(asio::io_context& io, Initiate&& initiate) {
 
 }  // namespace
 
+DockerAddress parseDockerAddress(std::string_view text) {
+  DockerAddress address;
+  if (text.starts_with("tcp://")) {
+    std::string_view rest = text.substr(6);
+    rest = rest.substr(0, rest.find('/'));
+    address.tcp = true;
+    address.port = 2375;
+    const auto colon = rest.rfind(':');
+    address.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      unsigned port = 0;
+      const std::string_view digits = rest.substr(colon + 1);
+      if (std::from_chars(digits.data(), digits.data() + digits.size(), port).ec == std::errc() &&
+          port > 0 && port <= 65535) {
+        address.port = static_cast<uint16_t>(port);
+      }
+    }
+    return address;
+  }
+  address.path = std::string(text.starts_with("unix://") ? text.substr(7) : text);
+  return address;
+}
+
 class DockerClient::Impl {
  public:
   explicit Impl(DockerClientOptions options) : options_(std::move(options)) {
-    socketPath_ = options_.socketPath;
-    constexpr std::string_view kScheme = "unix://";
-    if (socketPath_.starts_with(kScheme)) {
-      socketPath_.erase(0, kScheme.size());
-    }
+    const DockerAddress address = parseDockerAddress(options_.socketPath);
+    socketPath_ = address.tcp ? address.host + ":" + std::to_string(address.port) : address.path;
+    tcp_ = address.tcp;
+    display_ = address.display();
+    host_ = address.host;
+    port_ = address.port;
   }
 
   const std::string& socketPath() const { return socketPath_; }
 
+  /** Where dockerd is, as an endpoint of either family (a TCP host is resolved each time). */
+  Protocol::endpoint endpoint(beast::error_code& ec) const {
+    if (!tcp_) return Protocol::endpoint(asio::local::stream_protocol::endpoint(socketPath_));
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver(io);
+    auto results = resolver.resolve(host_, std::to_string(port_), ec);
+    if (ec || results.empty()) {
+      if (!ec) ec = asio::error::host_not_found;
+      return Protocol::endpoint();
+    }
+    return Protocol::endpoint(results.begin()->endpoint());
+  }
+
   /** "docker GET /v1.41/containers/json (unix:///var/run/docker.sock)" */
   std::string describe(const Request& request) const {
-    return fmt::format("docker {} {} (unix://{})",
-                       std::string_view(http::to_string(request.method)), request.target,
-                       socketPath_);
+    return fmt::format("docker {} {} ({})", std::string_view(http::to_string(request.method)),
+                       request.target, display_);
   }
 
   std::unexpected<Error> fail(ErrorCode code, const Request& request,
@@ -239,9 +277,12 @@ class DockerClient::Impl {
   /** Connects and sends `request` on `stream` (whose deadline the caller set). */
   Result<void> connectAndSend(asio::io_context& io, Stream& stream, const Request& request,
                               std::chrono::milliseconds timeout) const {
-    beast::error_code ec = runOperation(io, [&](auto handler) {
-      stream.async_connect(Protocol::endpoint(socketPath_), std::move(handler));
-    });
+    beast::error_code ec;
+    const Protocol::endpoint where = endpoint(ec);
+    if (ec) {
+      return transportError(request, "resolve", ec, timeout);
+    }
+    ec = runOperation(io, [&](auto handler) { stream.async_connect(where, std::move(handler)); });
     if (ec) {
       return transportError(request, "connect", ec, timeout);
     }
@@ -342,9 +383,9 @@ class DockerClient::Impl {
     }
     const auto server = parseVersion(*announced);
     if (!server) {
-      return makeError(ErrorCode::Unavailable,
-                       fmt::format("docker GET /_ping (unix://{}): unusable API-Version '{}'",
-                                   socketPath_, *announced));
+      return makeError(
+          ErrorCode::Unavailable,
+          fmt::format("docker GET /_ping ({}): unusable API-Version '{}'", display_, *announced));
     }
     version_ = versionText(std::min(*server, *max));
     return *version_;
@@ -377,9 +418,8 @@ class DockerClient::Impl {
     try {
       return json::parse(reply.body);
     } catch (const json::exception& e) {
-      return makeError(
-          ErrorCode::Unavailable,
-          fmt::format("docker {} (unix://{}): unreadable reply: {}", what, socketPath_, e.what()));
+      return makeError(ErrorCode::Unavailable, fmt::format("docker {} ({}): unreadable reply: {}",
+                                                           what, display_, e.what()));
     }
   }
 
@@ -397,8 +437,8 @@ class DockerClient::Impl {
     std::string id = stringAt(*created, "Id");
     if (id.empty()) {
       return makeError(ErrorCode::Unavailable,
-                       fmt::format("docker create container (unix://{}): no Id in reply '{}'",
-                                   socketPath_, trim(reply->body)));
+                       fmt::format("docker create container ({}): no Id in reply '{}'", display_,
+                                   trim(reply->body)));
     }
     return id;
   }
@@ -477,9 +517,8 @@ class DockerClient::Impl {
       return std::unexpected(list.error());
     }
     if (!list->is_array()) {
-      return makeError(
-          ErrorCode::Unavailable,
-          fmt::format("docker list containers (unix://{}): reply is not a list", socketPath_));
+      return makeError(ErrorCode::Unavailable,
+                       fmt::format("docker list containers ({}): reply is not a list", display_));
     }
     std::vector<ContainerInfo> out;
     for (auto& entry : *list) {
@@ -548,8 +587,8 @@ class DockerClient::Impl {
         }
       }
       if (!message.empty() || member(entry, "errorDetail") != nullptr) {
-        return makeError(ErrorCode::Unavailable, fmt::format("docker import {}:{} (unix://{}): {}",
-                                                             repo, tag, socketPath_, message));
+        return makeError(ErrorCode::Unavailable,
+                         fmt::format("docker import {}:{} ({}): {}", repo, tag, display_, message));
       }
     }
     return {};
@@ -678,7 +717,11 @@ class DockerClient::Impl {
 
  private:
   DockerClientOptions options_;
-  std::string socketPath_;
+  std::string socketPath_;  ///< the unix socket's path, or HOST:PORT
+  bool tcp_ = false;
+  std::string display_;  ///< "unix:///path" or "tcp://HOST:PORT", for messages
+  std::string host_;
+  uint16_t port_ = 0;
   std::mutex versionMutex_;
   std::optional<std::string> version_;
   std::mutex pauseMutex_;

@@ -26,9 +26,25 @@ inline constexpr std::string_view kPauseImage = "ovsplane/pause:1";
 /** The highest Engine API version ovsplane speaks; negotiation never goes above it. */
 inline constexpr std::string_view kMaxDockerApiVersion = "1.41";
 
+/** Where dockerd listens, DOCKER_HOST style. */
+struct DockerAddress {
+  bool tcp = false;
+  std::string path;   ///< unix socket path
+  std::string host;   ///< tcp
+  uint16_t port = 0;  ///< tcp
+  /** "unix:///path" or "tcp://HOST:PORT" */
+  std::string display() const {
+    return tcp ? "tcp://" + host + ":" + std::to_string(port) : "unix://" + path;
+  }
+};
+
+/** "/path", "unix:///path" or "tcp://HOST[:PORT]" (port 2375 by default). Anything that is not
+ *  tcp:// is taken as a unix socket path. Pure. */
+DockerAddress parseDockerAddress(std::string_view text);
+
 /** How to reach dockerd. */
 struct DockerClientOptions {
-  /** The Engine API's unix socket: a path, or "unix:///path". */
+  /** The Engine API: a unix socket path, "unix:///path", or "tcp://HOST:PORT" (plain HTTP). */
   std::string socketPath = "/var/run/docker.sock";
   /** "1.41" (a leading 'v' is accepted) pins the API version; empty negotiates it once with
    *  GET /_ping: min(the daemon's API-Version header, kMaxDockerApiVersion). */
@@ -51,7 +67,7 @@ struct ContainerInfo {
 };
 
 /**
- * A synchronous client of dockerd's Engine API over its unix socket.
+ * A synchronous client of dockerd's Engine API over its unix socket (or plain TCP).
  *
  * Thread-safe: every call opens its own connection (closed when it returns); the only shared
  * state is the negotiated API version, computed once under a lock. Every call except
@@ -70,7 +86,7 @@ class DockerClient {
   DockerClient(const DockerClient&) = delete;
   DockerClient& operator=(const DockerClient&) = delete;
 
-  /** The socket path in use (without "unix://"). */
+  /** The socket path in use (without "unix://"), or HOST:PORT. */
   const std::string& socketPath() const;
 
   /** GET /_ping: whether the daemon answers. Returns the daemon's own API-Version header

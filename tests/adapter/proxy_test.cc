@@ -11,6 +11,7 @@
 #include <chrono>
 #include <thread>
 
+#include "netdrv/docker_client.h"
 #include "tests/adapter/raw_http.h"
 #include "tests/support/process.h"
 
@@ -23,23 +24,25 @@ class ProxyTest : public ::testing::Test {
  protected:
   std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
 
-  void startProxy() {
+  void startProxy(std::string upstream = "") {
     proxy_ = std::make_unique<DockerProxy>(
         ProxyOptions{.listen = {*parseListenAddress("unix:" + path("proxy.sock"))},
-                     .upstream = path("docker.sock")},
+                     .upstream = upstream.empty() ? path("docker.sock") : upstream},
         std::vector<HookRule>{});
     ASSERT_TRUE(proxy_->start().has_value());
   }
-  void startDocker(size_t bodySize) {
+  void startDocker(size_t bodySize, std::string listen = "") {
     docker_ = std::make_unique<HttpServer>(
-        HttpServerOptions{.listen = {*parseListenAddress("unix:" + path("docker.sock"))},
+        HttpServerOptions{.listen = {*parseListenAddress(
+                              listen.empty() ? "unix:" + path("docker.sock") : listen)},
                           .bodyLimit = 1024,
                           .ioTimeout = 30000ms,
                           .ioThreads = 2,
                           .handlerThreads = 4,
                           .unixSocketMode = 0600},
         [bodySize](const HttpRequestView& request) {
-          if (request.target == "/big") return HttpAnswer{200, "text/plain", std::string(bodySize, 'x')};
+          if (request.target == "/big")
+            return HttpAnswer{200, "text/plain", std::string(bodySize, 'x')};
           return HttpAnswer{200, "text/plain", "OK"};
         });
     ASSERT_TRUE(docker_->start().has_value());
@@ -60,6 +63,34 @@ TEST_F(ProxyTest, DockerUnreachableIsABadGatewayNamingTheSocket) {
   EXPECT_NE(answer.find("HTTP/1.1 502"), std::string::npos) << answer;
   EXPECT_NE(answer.find("cannot reach dockerd at " + path("docker.sock")), std::string::npos)
       << answer;
+}
+
+TEST_F(ProxyTest, DockerOverTcpDockerHostStyle) {
+  startDocker(16, "tcp:127.0.0.1:0");
+  const std::string upstream = "tcp://127.0.0.1:" + std::to_string(docker_->addresses().at(0).port);
+  startProxy(upstream);
+  const std::string answer = get("/_ping");
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\r\n\r\nOK"), std::string::npos) << answer;
+  // The adapter's own Docker client speaks TCP too, and names the address in its errors.
+  netdrv::DockerClient client(netdrv::DockerClientOptions{
+      .socketPath = upstream, .apiVersion = "1.41", .timeout = std::chrono::seconds(5)});
+  EXPECT_TRUE(client.ping().has_value());
+  docker_->stop();
+  auto refused = client.ping();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find(upstream), std::string::npos) << refused.error().message;
+}
+
+TEST(DockerAddress, DockerHostForms) {
+  EXPECT_EQ(netdrv::parseDockerAddress("/var/run/docker.sock").display(),
+            "unix:///var/run/docker.sock");
+  EXPECT_EQ(netdrv::parseDockerAddress("unix:///run/d.sock").path, "/run/d.sock");
+  const auto tcp = netdrv::parseDockerAddress("tcp://10.0.0.5:2376");
+  EXPECT_TRUE(tcp.tcp);
+  EXPECT_EQ(tcp.host, "10.0.0.5");
+  EXPECT_EQ(tcp.port, 2376);
+  EXPECT_EQ(netdrv::parseDockerAddress("tcp://dockerhost").port, 2375);
 }
 
 TEST_F(ProxyTest, StalledClientsDoNotStallOthers) {
@@ -97,7 +128,9 @@ TEST_F(ProxyTest, DockerHangingUpMidAnswerEndsTheClientConnection) {
     const int fd = accept(listener, nullptr, nullptr);
     char buffer[4096];
     (void)read(fd, buffer, sizeof buffer);
-    sendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789");
+    sendAll(
+        fd,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789");
     std::this_thread::sleep_for(100ms);
     close(fd);
   });
