@@ -207,8 +207,11 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     cmd->add_option("--host", daemon.hostName, "This host's name (default: hostname)")
         ->envname("OVSPLANE_HOST");
     cmd->add_option("--vtep-ip", daemon.vtepIp,
-                    "This host's tunnel endpoint address; registers the host for VXLAN")
-        ->envname("OVSPLANE_VTEP_IP");
+                    "This host's tunnel endpoint address, or auto (the source address of the "
+                    "route to the state database's first tcp: remote); registers the host for "
+                    "VXLAN")
+        ->envname("OVSPLANE_VTEP_IP")
+        ->check(CLI::ValidIPV4 | CLI::IsMember({"auto"}));
     cmd->add_option("--host-expiry", daemon.hostExpirySeconds,
                     "Seconds without a refresh after which a peer host counts as gone")
         ->envname("OVSPLANE_HOST_EXPIRY")

@@ -16,6 +16,7 @@
 #include "adapter/http_server.h"
 #include "adapter/proxy.h"
 #include "adapter/proxy_config.h"
+#include "adapter/vtep.h"
 #include "netdrv/docker_client.h"
 #include "netdrv/driver.h"
 #include "netdrv/seams.h"
@@ -88,8 +89,18 @@ int runDaemon(const DaemonConfig& config) {
   auto docker = std::make_shared<netdrv::DockerClient>(netdrv::DockerClientOptions{
       .socketPath = config.docker, .apiVersion = "", .timeout = std::chrono::seconds(30)});
 
-  if (!config.vtepIp.empty()) {
-    if (auto registered = state->registerHost(hostName, config.vtepIp); !registered) {
+  std::string vtepIp = config.vtepIp;
+  if (vtepIp == "auto") {
+    auto detected = detectVtepIp(config.stateDb);
+    if (!detected) {
+      std::cerr << "ovsplane: " << detected.error() << "\n";
+      return 2;
+    }
+    vtepIp = *detected;
+    spdlog::info("VTEP address {} (the route to the state database)", vtepIp);
+  }
+  if (!vtepIp.empty()) {
+    if (auto registered = state->registerHost(hostName, vtepIp); !registered) {
       std::cerr << "ovsplane: registering host " << hostName << ": " << registered.error().message
                 << "\n";
       return 1;
@@ -191,7 +202,7 @@ int runDaemon(const DaemonConfig& config) {
       }
       if (tick % 5 == 0) {
         service->expirePending(config.pendingTimeout);
-        if (!config.vtepIp.empty()) (void)state->registerHost(hostName, config.vtepIp);
+        if (!vtepIp.empty()) (void)state->registerHost(hostName, vtepIp);
       }
     }
   });
@@ -229,7 +240,7 @@ int runDaemon(const DaemonConfig& config) {
   events.join();
   if (proxy) proxy->stop();
   server.stop(std::chrono::seconds(30));
-  if (!config.vtepIp.empty()) {
+  if (!vtepIp.empty()) {
     // Leaving the cluster: the other hosts drop their tunnels to this one at once.
     if (auto removed = state->removeHost(hostName); !removed) {
       spdlog::warn("removing host {} from the state database: {}", hostName,

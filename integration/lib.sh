@@ -296,6 +296,8 @@ host_up() {
   if [ "${UNDERLAY:-0}" = 1 ]; then
     [ "${STATE_CLUSTER:-0}" = 1 ] || state="unix:$(state_sock)"
     hostflags=(--vtep-ip "$UNDERLAY_PREFIX.$h")
+    # VTEP_AUTO=1 (with a cluster on the underlay): let ovsplane find it from the route.
+    [ "${VTEP_AUTO:-0}" = 1 ] && hostflags=(--vtep-ip auto)
   fi
   [ -n "${HOST_EXPIRY:-}" ] && hostflags+=(--host-expiry "$HOST_EXPIRY")
   # OVP_FLAGS: more flags for the daemon (word-split).

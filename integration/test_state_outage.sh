@@ -4,11 +4,12 @@
 # --host-expiry. Meanwhile: a new `docker run` fails fast with a clear error and leaves nothing
 # behind; existing containers keep talking across hosts without losing a packet and keep their
 # tunnels. When the members restart, attaches work again and a new container reaches the old
-# ones. Times are printed.
+# ones. Times are printed. The hosts find their VTEP address themselves (--vtep-ip auto).
 . "$(dirname "$0")/lib.sh"
 OVP_MODE=proxy
 STATE_CLUSTER=1
 HOST_EXPIRY=8
+VTEP_AUTO=1
 OUTAGE_SECONDS=${OUTAGE_SECONDS:-15}
 lab_init outage
 underlay_up 3
@@ -28,7 +29,10 @@ done
 wait_until 10 dp 1 exec c1 ping -c 1 -W 1 "${ips[2]}" || fail "c1 cannot reach c2"
 wait_until 10 dp 1 exec c1 ping -c 1 -W 1 "${ips[3]}" || fail "c1 cannot reach c3"
 [ "$(vxlan_ports 1)" = 2 ] || fail "host 1 has $(vxlan_ports 1) tunnels, expected 2"
-pass "c1, c2, c3 (${ips[*]}) ping across 3 hosts"
+for h in 1 2 3; do
+  ovsplane 1 host ls | grep -Eq "^h$h +192\.168\.77\.$h " || fail "host $h's VTEP was not detected: $(ovsplane 1 host ls)"
+done
+pass "c1, c2, c3 (${ips[*]}) ping across 3 hosts (VTEPs detected with --vtep-ip auto)"
 
 # Pings every 0.2 s from c1 to c2 and c3 for the whole outage and recovery (iputils ping in
 # c1's namespace: it reports loss exactly).

@@ -1,0 +1,66 @@
+#include "adapter/vtep.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ovsplane::adapter {
+
+std::optional<std::string> firstNetworkRemoteHost(std::string_view remotes) {
+  while (!remotes.empty()) {
+    const auto comma = remotes.find(',');
+    std::string_view entry = remotes.substr(0, comma);
+    remotes = comma == std::string_view::npos ? std::string_view() : remotes.substr(comma + 1);
+    for (std::string_view scheme : {"tcp:", "ssl:"}) {
+      if (!entry.starts_with(scheme)) continue;
+      entry.remove_prefix(scheme.size());
+      const auto colon = entry.rfind(':');
+      std::string_view host = entry.substr(0, colon);
+      if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+      if (!host.empty()) return std::string(host);
+    }
+  }
+  return std::nullopt;
+}
+
+std::expected<std::string, std::string> sourceAddressTowards(const std::string& ip) {
+  sockaddr_in target{};
+  target.sin_family = AF_INET;
+  target.sin_port = htons(6641);  // any port: a UDP connect sends nothing
+  if (inet_pton(AF_INET, ip.c_str(), &target.sin_addr) != 1) {
+    return std::unexpected(fmt::format("\"{}\" is not an IPv4 address", ip));
+  }
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected(fmt::format("socket: {}", std::strerror(errno)));
+  sockaddr_in local{};
+  socklen_t length = sizeof local;
+  const bool ok = connect(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0;
+  const int error = errno;
+  close(fd);
+  if (!ok) return std::unexpected(fmt::format("no route to {}: {}", ip, std::strerror(error)));
+  char text[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &local.sin_addr, text, sizeof text);
+  return std::string(text);
+}
+
+std::expected<std::string, std::string> detectVtepIp(std::string_view stateDbRemotes) {
+  const auto host = firstNetworkRemoteHost(stateDbRemotes);
+  if (!host) {
+    return std::unexpected(fmt::format(
+        "--vtep-ip auto follows the route to the state database, but {} has no tcp: remote; "
+        "give the underlay address with --vtep-ip",
+        stateDbRemotes));
+  }
+  auto source = sourceAddressTowards(*host);
+  if (!source) return std::unexpected("--vtep-ip auto: " + source.error());
+  return source;
+}
+
+}  // namespace ovsplane::adapter
