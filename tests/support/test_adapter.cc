@@ -22,9 +22,8 @@ HttpAnswer handle(const std::string& name, const HttpRequestView& request) {
   const Json hook = Json::parse(request.body, nullptr, false);
   if (!hook.is_object()) return HttpAnswer{400, "application/json", R"({"message":"not a hook"})"};
   Json client = hook["ClientRequest"];
-  const bool create = client["Method"] == "POST" &&
-                      client["Request"].get<std::string>().find("/containers/create") !=
-                          std::string::npos;
+  const bool create = client["Method"] == "POST" && client["Request"].get<std::string>().find(
+                                                        "/containers/create") != std::string::npos;
   Json body = client["Body"].is_string()
                   ? Json::parse(client["Body"].get<std::string>(), nullptr, false)
                   : Json();
@@ -87,7 +86,8 @@ int main(int argc, char** argv) {
     std::cerr << started.error() << "\n";
     return 1;
   }
-  std::cout << "test adapter " << name << " on " << server.addresses().at(0).toString() << std::endl;
+  std::cout << "test adapter " << name << " on " << server.addresses().at(0).toString()
+            << std::endl;
   int signal = 0;
   sigwait(&signals, &signal);
   server.stop();
