@@ -138,9 +138,13 @@ std::string encodeModifiedServerResponse(const ServerResponse& response) {
   return json.dump();
 }
 
+std::string dumpJson(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 HttpAnswer errorAnswer(unsigned status, std::string_view message) {
   return HttpAnswer{status, "application/json",
-                    Json{{"message", fmt::format("ovsplane: {}", message)}}.dump() + "\n"};
+                    dumpJson(Json{{"message", fmt::format("ovsplane: {}", message)}}) + "\n"};
 }
 
 RoutedRequest routeRequest(std::string_view method, std::string_view target) {

@@ -54,6 +54,10 @@ std::string encodeModifiedServerResponse(const ServerResponse& response);
 /** An error in Docker's shape, {"message":"ovsplane: <message>"}, which the docker CLI prints. */
 HttpAnswer errorAnswer(unsigned status, std::string_view message);
 
+/** JSON text that never throws: bytes that are not UTF-8 (Docker's binary bodies, a client's
+ *  garbage) become U+FFFD instead of an exception. */
+std::string dumpJson(const nlohmann::json& json);
+
 /** The Docker API calls ovsplane acts on. */
 enum class Route { CreateContainer, StartContainer, DeleteContainer, Other };
 

@@ -76,13 +76,16 @@ bool isJsonContentType(std::string_view contentType) {
 
 bool isSuccess(unsigned status) { return status >= 200 && status < 300; }
 
+/** 204 and 304 answers carry no body (Beast refuses to frame one). */
+bool bodyAllowed(unsigned status) { return status != 204 && status != 304 && status >= 200; }
+
 /** Writes a complete small response to the client. */
 void writeAnswer(Socket& client, unsigned version, bool keepAlive, const HttpAnswer& answer,
                  error_code& ec) {
   http::response<http::string_body> response{static_cast<http::status>(answer.status), version};
   response.set(http::field::server, "ovsplane-proxy");
   response.set(http::field::content_type, answer.contentType);
-  response.body() = answer.body;
+  if (bodyAllowed(answer.status)) response.body() = answer.body;
   response.keep_alive(keepAlive);
   response.prepare_payload();
   http::write(client, response, ec);
@@ -153,7 +156,7 @@ HttpAnswer runPostHooks(const std::vector<HookCall>& post, const std::string& me
           {"Body", originalBody ? Json(*originalBody) : Json(nullptr)}}},
         {"ServerResponse",
          {{"ContentType", contentTypeJson}, {"Body", result.body}, {"Code", result.status}}}};
-    HttpAnswer answer = call(hook.dump());
+    HttpAnswer answer = call(dumpJson(hook));
     if (!isSuccess(answer.status)) {
       result = std::move(answer);
       break;
@@ -166,7 +169,13 @@ HttpAnswer runPostHooks(const std::vector<HookCall>& post, const std::string& me
     }
     const Json& modified = reply["ModifiedServerResponse"];
     if (modified.contains("Code") && modified["Code"].is_number_integer()) {
-      result.status = modified["Code"].get<unsigned>();
+      const auto code = modified["Code"].get<long long>();
+      if (code < 200 || code > 599) {
+        result =
+            errorAnswer(502, fmt::format("an adapter answered a post-hook with Code {}", code));
+        break;
+      }
+      result.status = static_cast<unsigned>(code);
     }
     if (modified.contains("Body") && modified["Body"].is_string()) {
       result.body = modified["Body"].get<std::string>();
@@ -370,172 +379,179 @@ void DockerProxy::Impl::serve(Socket client) {
     upstream.close(ignored);
   };
 
-  for (;;) {
-    error_code ec;
-    http::request_parser<http::buffer_body> request;
-    request.body_limit(boost::none);
-    http::read_header(client, clientBuffer, request, ec);
-    if (ec) break;  // EOF, reset, garbage: the connection ends
-    const std::string method(request.get().method_string());
-    const std::string target(request.get().target());
-    const unsigned version = request.get().version();
-    const bool keepAlive = request.get().keep_alive();
-    const bool upgradeAsked = !request.get()[http::field::upgrade].empty();
-    std::vector<HookCall> pre;
-    std::vector<HookCall> post;
-    collectHooks(method, target, pre, post);
+  // Nothing may escape this thread: an exception ends this connection only.
+  try {
+    for (;;) {
+      error_code ec;
+      http::request_parser<http::buffer_body> request;
+      request.body_limit(boost::none);
+      http::read_header(client, clientBuffer, request, ec);
+      if (ec) break;  // EOF, reset, garbage: the connection ends
+      const std::string method(request.get().method_string());
+      const std::string target(request.get().target());
+      const unsigned version = request.get().version();
+      const bool keepAlive = request.get().keep_alive();
+      const bool upgradeAsked = !request.get()[http::field::upgrade].empty();
+      std::vector<HookCall> pre;
+      std::vector<HookCall> post;
+      collectHooks(method, target, pre, post);
 
-    if (!connectUpstream(upstream, ec)) {
-      // Drain what the client sent so the error answer is read, then report it.
-      writeAnswer(client, version, false,
-                  errorAnswer(502, fmt::format("cannot reach dockerd at {}: {}", options_.upstream,
-                                               ec.message())),
-                  ec);
-      break;
-    }
-
-    std::optional<std::string> originalBody;  // the client's JSON body, for post-hooks
-    if (!pre.empty()) {
-      http::request_parser<http::string_body> full{std::move(request)};
-      full.body_limit(options_.hookBodyLimit);
-      http::read(client, clientBuffer, full, ec);
-      if (ec) {
+      if (!connectUpstream(upstream, ec)) {
+        // Drain what the client sent so the error answer is read, then report it.
         writeAnswer(client, version, false,
-                    errorAnswer(ec == http::error::body_limit ? 413 : 400,
-                                fmt::format("reading the request body: {}", ec.message())),
+                    errorAnswer(502, fmt::format("cannot reach dockerd at {}: {}",
+                                                 options_.upstream, ec.message())),
                     ec);
         break;
       }
-      auto message = full.release();
-      const bool json = isJsonContentType(message[http::field::content_type]);
-      if (json) originalBody = message.body();
-      std::optional<std::string> body = originalBody;
-      std::optional<HttpAnswer> refused;
-      for (const HookCall& call : pre) {
-        const Json hook = {{"PowerstripProtocolVersion", 1},
-                           {"Type", "pre-hook"},
-                           {"ClientRequest",
-                            {{"Method", method},
-                             {"Request", target},
-                             {"Body", body ? Json(*body) : Json(nullptr)}}}};
-        HttpAnswer answer = call(hook.dump());
-        if (!isSuccess(answer.status)) {
-          refused = std::move(answer);
+
+      std::optional<std::string> originalBody;  // the client's JSON body, for post-hooks
+      if (!pre.empty()) {
+        http::request_parser<http::string_body> full{std::move(request)};
+        full.body_limit(options_.hookBodyLimit);
+        http::read(client, clientBuffer, full, ec);
+        if (ec) {
+          writeAnswer(client, version, false,
+                      errorAnswer(ec == http::error::body_limit ? 413 : 400,
+                                  fmt::format("reading the request body: {}", ec.message())),
+                      ec);
           break;
         }
-        const Json reply = Json::parse(answer.body, nullptr, false);
-        const Json* modified = reply.is_object() && reply.contains("ModifiedClientRequest")
-                                   ? &reply["ModifiedClientRequest"]
-                                   : nullptr;
-        if (modified == nullptr || !modified->is_object()) {
-          refused =
-              errorAnswer(502, "an adapter answered a pre-hook without ModifiedClientRequest");
-          break;
+        auto message = full.release();
+        const bool json = isJsonContentType(message[http::field::content_type]);
+        if (json) originalBody = message.body();
+        std::optional<std::string> body = originalBody;
+        std::optional<HttpAnswer> refused;
+        for (const HookCall& call : pre) {
+          const Json hook = {{"PowerstripProtocolVersion", 1},
+                             {"Type", "pre-hook"},
+                             {"ClientRequest",
+                              {{"Method", method},
+                               {"Request", target},
+                               {"Body", body ? Json(*body) : Json(nullptr)}}}};
+          HttpAnswer answer = call(dumpJson(hook));
+          if (!isSuccess(answer.status)) {
+            refused = std::move(answer);
+            break;
+          }
+          const Json reply = Json::parse(answer.body, nullptr, false);
+          const Json* modified = reply.is_object() && reply.contains("ModifiedClientRequest")
+                                     ? &reply["ModifiedClientRequest"]
+                                     : nullptr;
+          if (modified == nullptr || !modified->is_object()) {
+            refused =
+                errorAnswer(502, "an adapter answered a pre-hook without ModifiedClientRequest");
+            break;
+          }
+          if (json && modified->contains("Body") && (*modified)["Body"].is_string()) {
+            body = (*modified)["Body"].get<std::string>();
+          }
         }
-        if (json && modified->contains("Body") && (*modified)["Body"].is_string()) {
-          body = (*modified)["Body"].get<std::string>();
+        if (refused) {
+          // Docker never sees the request: the endpoint's post-hooks learn of the refusal as its
+          // answer, so adapters that acted in their pre-hook (an attach) undo it. Their answers
+          // are not used: the client gets the refusal.
+          if (!post.empty()) (void)runPostHooks(post, method, target, originalBody, *refused);
+          writeAnswer(client, version, keepAlive, *refused, ec);
+          if (ec || !keepAlive) break;
+          continue;
         }
+        if (json && body) {
+          message.body() = *body;
+          message.prepare_payload();
+        }
+        http::write(upstream, message, ec);
+      } else {
+        relayMessage(upstream, client, clientBuffer, request, ec);
       }
-      if (refused) {
-        // Docker never sees the request: the endpoint's post-hooks learn of the refusal as its
-        // answer, so adapters that acted in their pre-hook (an attach) undo it. Their answers
-        // are not used: the client gets the refusal.
-        if (!post.empty()) (void)runPostHooks(post, method, target, originalBody, *refused);
-        writeAnswer(client, version, keepAlive, *refused, ec);
-        if (ec || !keepAlive) break;
-        continue;
+      if (ec) {
+        writeAnswer(
+            client, version, false,
+            errorAnswer(502, fmt::format("sending the request to dockerd: {}", ec.message())), ec);
+        break;
       }
-      if (json && body) {
-        message.body() = *body;
-        message.prepare_payload();
-      }
-      http::write(upstream, message, ec);
-    } else {
-      relayMessage(upstream, client, clientBuffer, request, ec);
-    }
-    if (ec) {
-      writeAnswer(client, version, false,
-                  errorAnswer(502, fmt::format("sending the request to dockerd: {}", ec.message())),
-                  ec);
-      break;
-    }
 
-    http::response_parser<http::buffer_body> response;
-    response.body_limit(boost::none);
-    if (method == "HEAD") response.skip(true);
-    http::read_header(upstream, upstreamBuffer, response, ec);
-    if (ec) {
-      writeAnswer(client, version, false,
-                  errorAnswer(502, fmt::format("reading dockerd's answer: {}", ec.message())), ec);
-      break;
-    }
-    const unsigned status = response.get().result_int();
-    const std::string_view contentType = response.get()[http::field::content_type];
-    // 101 Switching Protocols, or (older daemons) 200 with a raw stream to an upgrade request.
-    const bool hijacked =
-        status == 101 ||
-        (upgradeAsked && (contentType == "application/vnd.docker.raw-stream" ||
-                          contentType == "application/vnd.docker.multiplexed-stream"));
-    if (method == "HEAD") {
-      // No body follows, whatever Content-Length says: forward the head alone.
-      http::response<http::empty_body> head{response.get().base()};
-      http::response_serializer<http::empty_body> serializer{head};
-      serializer.split(true);
-      http::write_header(client, serializer, ec);
-      if (!response.get().keep_alive()) closeUpstream();
-      if (ec || !keepAlive) break;
-      continue;
-    }
-    if (hijacked) {
-      // Forward Docker's status line and headers as they are, then pipe both ways.
-      http::response<http::empty_body> head{response.get().base()};
-      http::response_serializer<http::empty_body> serializer{head};
-      serializer.split(true);
-      http::write_header(client, serializer, ec);
-      if (ec) break;
-      std::thread toDocker([&] { pipeOneWay(client, upstream, clientBuffer); });
-      pipeOneWay(upstream, client, upstreamBuffer);
-      toDocker.join();
-      break;
-    }
-
-    if (!post.empty()) {
-      http::response_parser<http::string_body> full{std::move(response)};
-      full.body_limit(options_.hookBodyLimit);
-      http::read(upstream, upstreamBuffer, full, ec);
+      http::response_parser<http::buffer_body> response;
+      response.body_limit(boost::none);
+      if (method == "HEAD") response.skip(true);
+      http::read_header(upstream, upstreamBuffer, response, ec);
       if (ec) {
         writeAnswer(client, version, false,
                     errorAnswer(502, fmt::format("reading dockerd's answer: {}", ec.message())),
                     ec);
         break;
       }
-      auto answerFromDocker = full.release();
-      const bool upstreamKeepAlive = answerFromDocker.keep_alive();
-      HttpAnswer result{answerFromDocker.result_int(),
-                        std::string(answerFromDocker[http::field::content_type]),
-                        answerFromDocker.body()};
-      result = runPostHooks(post, method, target, originalBody, std::move(result));
-      http::response<http::string_body> out{static_cast<http::status>(result.status), version};
-      for (const auto& field : answerFromDocker.base()) {
-        if (field.name() == http::field::content_length ||
-            field.name() == http::field::transfer_encoding ||
-            field.name() == http::field::content_type || field.name() == http::field::connection) {
-          continue;
-        }
-        out.set(field.name_string(), field.value());
+      const unsigned status = response.get().result_int();
+      const std::string_view contentType = response.get()[http::field::content_type];
+      // 101 Switching Protocols, or (older daemons) 200 with a raw stream to an upgrade request.
+      const bool hijacked =
+          status == 101 ||
+          (upgradeAsked && (contentType == "application/vnd.docker.raw-stream" ||
+                            contentType == "application/vnd.docker.multiplexed-stream"));
+      if (method == "HEAD") {
+        // No body follows, whatever Content-Length says: forward the head alone.
+        http::response<http::empty_body> head{response.get().base()};
+        http::response_serializer<http::empty_body> serializer{head};
+        serializer.split(true);
+        http::write_header(client, serializer, ec);
+        if (!response.get().keep_alive()) closeUpstream();
+        if (ec || !keepAlive) break;
+        continue;
       }
-      if (!result.contentType.empty()) out.set(http::field::content_type, result.contentType);
-      out.body() = result.body;
-      out.keep_alive(keepAlive);
-      out.prepare_payload();
-      http::write(client, out, ec);
-      if (!upstreamKeepAlive) closeUpstream();
-    } else {
-      const bool upstreamKeepAlive = response.get().keep_alive();
-      relayMessage(client, upstream, upstreamBuffer, response, ec);
-      if (!upstreamKeepAlive) closeUpstream();
+      if (hijacked) {
+        // Forward Docker's status line and headers as they are, then pipe both ways.
+        http::response<http::empty_body> head{response.get().base()};
+        http::response_serializer<http::empty_body> serializer{head};
+        serializer.split(true);
+        http::write_header(client, serializer, ec);
+        if (ec) break;
+        std::thread toDocker([&] { pipeOneWay(client, upstream, clientBuffer); });
+        pipeOneWay(upstream, client, upstreamBuffer);
+        toDocker.join();
+        break;
+      }
+
+      if (!post.empty()) {
+        http::response_parser<http::string_body> full{std::move(response)};
+        full.body_limit(options_.hookBodyLimit);
+        http::read(upstream, upstreamBuffer, full, ec);
+        if (ec) {
+          writeAnswer(client, version, false,
+                      errorAnswer(502, fmt::format("reading dockerd's answer: {}", ec.message())),
+                      ec);
+          break;
+        }
+        auto answerFromDocker = full.release();
+        const bool upstreamKeepAlive = answerFromDocker.keep_alive();
+        HttpAnswer result{answerFromDocker.result_int(),
+                          std::string(answerFromDocker[http::field::content_type]),
+                          answerFromDocker.body()};
+        result = runPostHooks(post, method, target, originalBody, std::move(result));
+        http::response<http::string_body> out{static_cast<http::status>(result.status), version};
+        for (const auto& field : answerFromDocker.base()) {
+          if (field.name() == http::field::content_length ||
+              field.name() == http::field::transfer_encoding ||
+              field.name() == http::field::content_type ||
+              field.name() == http::field::connection) {
+            continue;
+          }
+          out.set(field.name_string(), field.value());
+        }
+        if (!result.contentType.empty()) out.set(http::field::content_type, result.contentType);
+        if (bodyAllowed(result.status)) out.body() = result.body;
+        out.keep_alive(keepAlive);
+        out.prepare_payload();
+        http::write(client, out, ec);
+        if (!upstreamKeepAlive) closeUpstream();
+      } else {
+        const bool upstreamKeepAlive = response.get().keep_alive();
+        relayMessage(client, upstream, upstreamBuffer, response, ec);
+        if (!upstreamKeepAlive) closeUpstream();
+      }
+      if (ec || !keepAlive) break;
     }
-    if (ec || !keepAlive) break;
+  } catch (const std::exception& e) {
+    spdlog::warn("proxy: connection ended: {}", e.what());
   }
   closeUpstream();
   track(client, false);

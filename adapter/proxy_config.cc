@@ -339,7 +339,9 @@ HookCall makeHttpHookCall(std::string name, AdapterTarget target,
       while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
         message.pop_back();
       }
-      return errorAnswer(answer.status, fmt::format("adapter {}: {}", name, message));
+      // A refusal is an error status; anything else that is not 2xx (1xx, 3xx) is nonsense.
+      const unsigned status = answer.status >= 400 && answer.status <= 599 ? answer.status : 502;
+      return errorAnswer(status, fmt::format("adapter {}: {}", name, message));
     }
     return answer;
   };

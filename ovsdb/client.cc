@@ -118,6 +118,7 @@ struct IdlClient::Impl {
   Clock::time_point unusableSince = Clock::now();  ///< meaningful while !usable
   bool usable = false;
   Clock::time_point lastRotation = Clock::now();
+  bool severalRemotes = false;  ///< a cluster: rotation applies
   static constexpr auto kRotateEvery = std::chrono::seconds(1);
 
   void loop();
@@ -137,6 +138,7 @@ IdlClient::IdlClient(Database database, ClientOptions options)
   impl_->database = database_;
   impl_->remote = options_.remote;
   impl_->leaderOnly = options_.leaderOnly;
+  impl_->severalRemotes = options_.remote.find(',') != std::string::npos;
   impl_->failFastAfter =
       options_.unusableLimit.count() > 0 ? options_.unusableLimit : options_.timeout;
   impl_->waker = ovsplane_waker_create();
@@ -202,8 +204,9 @@ void IdlClient::Impl::loop() {
     usable = usableNow;
     // A cluster without a usable member (a leader election, say): look for one every second
     // rather than after libopenvswitch's growing backoff.
-    if (!usable && Clock::now() - lastRotation >= kRotateEvery &&
-        Clock::now() - unusableSince >= kRotateEvery && ovsplane_idl_rotate_remotes(idl)) {
+    if (!usable && severalRemotes && Clock::now() - lastRotation >= kRotateEvery &&
+        Clock::now() - unusableSince >= kRotateEvery) {
+      ovsplane_idl_rotate_remotes(idl);
       lastRotation = Clock::now();
       ovsplane_idl_run(idl);
     }
@@ -232,7 +235,7 @@ void IdlClient::Impl::loop() {
         ovsplane_poll_immediate_wake();
       }
     }
-    if (!usable) {
+    if (!usable && severalRemotes) {
       const auto next = std::max(lastRotation, unusableSince) + kRotateEvery;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - steadyNow);
       ovsplane_poll_timer_wait_until(now + std::max<long long>(0, left.count()));

@@ -73,10 +73,12 @@ void ovsplane_idl_wait(struct ovsplane_idl*);
 unsigned int ovsplane_idl_seqno(const struct ovsplane_idl*); /* changes with the replica */
 bool ovsplane_idl_has_snapshot(const struct ovsplane_idl*);  /* ever synced */
 bool ovsplane_idl_is_connected(const struct ovsplane_idl*);
-/* With several remotes (a cluster): opens a fresh session to the same servers, the list rotated
- * by one. libopenvswitch backs off exponentially (to 8 s) once each remote has been tried once;
- * during a Raft election every member refuses for a second or two, and the new leader should be
- * found as soon as it exists. Returns false (and does nothing) with a single remote. */
+/* With several remotes (a cluster): opens a fresh session to the same servers (the list given
+ * rotated by one, so that it differs; libopenvswitch shuffles it anyway), which tries each of
+ * them again at once. libopenvswitch backs off exponentially (to 8 s) once each remote has been
+ * tried; during a Raft election every member refuses for a second or two, and the new leader
+ * should be found as soon as it exists. A connection still being set up is dropped: call it no
+ * more than once a second. Returns false (and does nothing) with a single remote. */
 bool ovsplane_idl_rotate_remotes(struct ovsplane_idl*);
 int ovsplane_idl_last_error(const struct ovsplane_idl*); /* errno value or 0 */
 bool ovsplane_idl_serves_table(const struct ovsplane_idl*, const char* table);

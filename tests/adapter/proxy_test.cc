@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "netdrv/docker_client.h"
@@ -24,11 +25,11 @@ class ProxyTest : public ::testing::Test {
  protected:
   std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
 
-  void startProxy(std::string upstream = "") {
+  void startProxy(std::string upstream = "", std::vector<HookRule> rules = {}) {
     proxy_ = std::make_unique<DockerProxy>(
         ProxyOptions{.listen = {*parseListenAddress("unix:" + path("proxy.sock"))},
                      .upstream = upstream.empty() ? path("docker.sock") : upstream},
-        std::vector<HookRule>{});
+        std::move(rules));
     ASSERT_TRUE(proxy_->start().has_value());
   }
   void startDocker(size_t bodySize, std::string listen = "") {
@@ -91,6 +92,29 @@ TEST(DockerAddress, DockerHostForms) {
   EXPECT_EQ(tcp.host, "10.0.0.5");
   EXPECT_EQ(tcp.port, 2376);
   EXPECT_EQ(netdrv::parseDockerAddress("tcp://dockerhost").port, 2375);
+}
+
+TEST_F(ProxyTest, HostileBytesAndImpossibleAdapterAnswersDoNotTakeItDown) {
+  startDocker(16);
+  // Pre: pass the body through; post: claim 204 while keeping a body (Beast cannot frame it).
+  HookCall pre = [](const std::string& hook) {
+    auto json = nlohmann::json::parse(hook);
+    return HttpAnswer{200, "application/json",
+                      dumpJson({{"ModifiedClientRequest", json["ClientRequest"]}})};
+  };
+  HookCall postHook = [](const std::string& hook) {
+    auto json = nlohmann::json::parse(hook);
+    auto response = json["ServerResponse"];
+    response["Code"] = 204;
+    return HttpAnswer{200, "application/json", dumpJson({{"ModifiedServerResponse", response}})};
+  };
+  startProxy("", {HookRule{"POST /x", {pre}, {postHook}}});
+  // Not UTF-8, declared JSON: the hook JSON must still be written.
+  const std::string answer =
+      roundTrip(proxy_->addresses().at(0), post("/x", "{\"a\":\"\xff\xfe\"}"));
+  EXPECT_NE(answer.find("HTTP/1.1 204"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("OK"), std::string::npos) << answer;       // no body on a 204
+  EXPECT_NE(get("/_ping").find("\r\n\r\nOK"), std::string::npos);  // still serving
 }
 
 TEST_F(ProxyTest, StalledClientsDoNotStallOthers) {
