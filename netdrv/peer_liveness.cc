@@ -10,7 +10,12 @@ PeerLiveness::PeerLiveness(std::chrono::milliseconds expiry, std::chrono::millis
 std::vector<std::string> PeerLiveness::observe(const std::vector<ovsdb::HostRecord>& hosts,
                                                int64_t wallNowMs, Clock::time_point now) {
   if (lastRead_ && now - *lastRead_ > blindAfter_) {
-    for (auto& [name, seen] : seen_) seen.changedAt = now;  // the outage counts against nobody
+    // The time nothing could be read counts against nobody: hosts alive at the last read keep
+    // the age they had then; hosts already gone stay gone.
+    const auto blind = now - *lastRead_;
+    for (auto& [name, seen] : seen_) {
+      if (*lastRead_ - seen.changedAt <= expiry_) seen.changedAt += blind;
+    }
   }
   lastRead_ = now;
 

@@ -17,8 +17,9 @@ namespace ovsplane::netdrv {
  * without saying so. Hosts' wall clocks are only compared with this host's once, for a row seen
  * for the first time (a row left behind long ago is not taken for a live host). Time during which
  * this host could not read the state database at all counts against nobody: after such a gap
- * every known host gets a fresh `expiry` to show it is alive, so tunnels are not torn down when
- * the database comes back after an outage longer than `expiry`.
+ * the hosts alive at the last read keep the age they had then (so tunnels are not torn down when
+ * the database comes back after an outage longer than `expiry`), and hosts already gone stay
+ * gone.
  *
  * Not thread-safe (one caller: the housekeeping loop). Never fails.
  */

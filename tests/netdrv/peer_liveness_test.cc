@@ -71,6 +71,15 @@ TEST_F(PeerLivenessTest, AnOutageOfTheDatabaseLongerThanTheExpiryCountsAgainstNo
   EXPECT_EQ(at(121s, {host("a", kWall + 95000), host("b", kWall)}), std::vector<std::string>{"a"});
 }
 
+TEST_F(PeerLivenessTest, AHostGoneBeforeAnOutageStaysGoneAfterIt) {
+  for (int s = 0; s <= 40; ++s) {
+    at(std::chrono::seconds(s), {host("dead", kWall), host("live", kWall + s * 1000)});
+  }
+  // dead stopped refreshing at 0 s: gone since 31 s. A 10 s gap in reads must not revive it.
+  EXPECT_EQ(at(50s, {host("dead", kWall), host("live", kWall + 50000)}),
+            std::vector<std::string>{"live"});
+}
+
 TEST_F(PeerLivenessTest, ADeletedRowIsForgotten) {
   ASSERT_EQ(at(0s, {host("a", kWall)}).size(), 1U);
   EXPECT_TRUE(at(1s, {}).empty());
