@@ -108,19 +108,35 @@ void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
   std::array<char, 32 * 1024> chunk;  // not zeroed: only what was read is sent
   while (!parser.is_done() || !serializer.is_done()) {
     if (!parser.is_done()) {
-      // Gather what is already waiting in the socket into one piece: dockerd streams logs as
-      // many tiny chunks, and one write per chunk would cost a syscall each. Reads again only
-      // while bytes are waiting: a live stream (logs -f) goes out as it comes.
+      // The first read waits for data; then whatever else is already here is gathered into
+      // the same piece, the socket non-blocking so that nothing waits for more (a live stream,
+      // logs -f, goes out as it comes, even when only part of the next chunk has arrived).
+      // dockerd streams logs as many tiny chunks: one write per chunk would cost a syscall each.
       size_t got = 0;
-      do {
-        parser.get().body().data = chunk.data() + got;
-        parser.get().body().size = chunk.size() - got;
-        http::read_some(in, buffer, parser, ec);
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) return;
-        got = chunk.size() - parser.get().body().size;
-      } while (!parser.is_done() && got < chunk.size() && in.available(ec) > 0 && !ec);
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      http::read_some(in, buffer, parser, ec);
+      if (ec == http::error::need_buffer) ec = {};
       if (ec) return;
+      got = chunk.size() - parser.get().body().size;
+      if (!parser.is_done() && got > 0 && got < chunk.size()) {
+        in.non_blocking(true, ec);
+        while (!ec && !parser.is_done() && got < chunk.size()) {
+          parser.get().body().data = chunk.data() + got;
+          parser.get().body().size = chunk.size() - got;
+          http::read_some(in, buffer, parser, ec);
+          got = chunk.size() - parser.get().body().size;
+          if (ec == http::error::need_buffer) ec = {};
+        }
+        error_code restored;
+        in.non_blocking(false, restored);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+        if (ec) return;
+        if (restored) {
+          ec = restored;
+          return;
+        }
+      }
       if (got == 0 && !parser.is_done())
         continue;  // only framing was read (a chunk header):
                    // an empty piece would end a chunked body
@@ -207,7 +223,7 @@ void pipeOneWay(Socket& from, Socket& to, beast::flat_buffer& pending) {
 
 }  // namespace
 
-class DockerProxy::Impl {
+class DockerProxy::Impl : public std::enable_shared_from_this<DockerProxy::Impl> {
  public:
   Impl(ProxyOptions options, std::vector<HookRule> rules)
       : options_(std::move(options)), rules_(std::move(rules)) {}
@@ -223,6 +239,21 @@ class DockerProxy::Impl {
   void collectHooks(std::string_view method, std::string_view target, std::vector<HookCall>& pre,
                     std::vector<HookCall>& post) const;
   void track(Socket& socket, bool add);
+  /** Serves a plaintext connection handed over by the TLS front, on its own thread. */
+  void servePlainFd(int plainFd) {
+    error_code ec;
+    Socket client(ioc_);
+    client.assign(asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), plainFd, ec);
+    if (ec) {
+      ::close(plainFd);
+      return;
+    }
+    ++sessions_;
+    std::thread([self = shared_from_this(), client = std::move(client)]() mutable {
+      self->serve(std::move(client));
+      --self->sessions_;
+    }).detach();
+  }
 
   ProxyOptions options_;
   std::vector<HookRule> rules_;
@@ -249,19 +280,13 @@ void DockerProxy::Impl::track(Socket& socket, bool add) {
 
 std::expected<void, std::string> DockerProxy::Impl::start() {
   if (options_.tls) {
-    auto front = TlsFront::create(*options_.tls, [this](int plainFd) {
-      error_code ec;
-      Socket client(ioc_);
-      client.assign(asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), plainFd, ec);
-      if (ec) {
+    auto front = TlsFront::create(*options_.tls, [weak = weak_from_this()](int plainFd) {
+      auto self = weak.lock();
+      if (!self) {
         ::close(plainFd);
         return;
       }
-      ++sessions_;
-      std::thread([this, client = std::move(client)]() mutable {
-        serve(std::move(client));
-        --sessions_;
-      }).detach();
+      self->servePlainFd(plainFd);
     });
     if (!front) return std::unexpected("proxy: " + front.error());
     tls_ = std::move(*front);
@@ -323,9 +348,11 @@ void DockerProxy::Impl::acceptLoop(size_t index) {
     Socket client(ioc_);
     client.assign(asio::generic::stream_protocol(family, SOCK_STREAM), fd, ec);
     ++sessions_;
-    std::thread([this, client = std::move(client)]() mutable {
-      serve(std::move(client));
-      --sessions_;
+    // The thread shares ownership: a connection outliving stop() (a slow hook) still finds
+    // everything it uses.
+    std::thread([self = shared_from_this(), client = std::move(client)]() mutable {
+      self->serve(std::move(client));
+      --self->sessions_;
     }).detach();
   }
 }
@@ -587,7 +614,7 @@ void DockerProxy::Impl::stop() {
 }
 
 DockerProxy::DockerProxy(ProxyOptions options, std::vector<HookRule> rules)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(rules))) {}
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(rules))) {}
 DockerProxy::~DockerProxy() { stop(); }
 std::expected<void, std::string> DockerProxy::start() { return impl_->start(); }
 std::vector<ListenAddress> DockerProxy::addresses() const { return impl_->addresses(); }

@@ -68,7 +68,7 @@ class DockerProxy {
   class Impl;  ///< opaque
 
  private:
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  ///< shared with connection threads that outlive stop()
 };
 
 /** The rules of ovsplane's built-in adapter: create (pre + post), start (post), delete (post),
