@@ -424,7 +424,7 @@ void DockerProxy::Impl::serve(Socket client) {
       collectHooks(method, target, pre, post);
 
       if (!connectUpstream(upstream, ec)) {
-        // Drain what the client sent so the error answer is read, then report it.
+        // Report it and close (what the client sent after the head is not read).
         writeAnswer(client, version, false,
                     errorAnswer(502, fmt::format("cannot reach dockerd at {}: {}",
                                                  options_.upstream, ec.message())),

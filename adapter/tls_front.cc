@@ -34,10 +34,11 @@ class TlsSession : public std::enable_shared_from_this<TlsSession> {
   void start(const TlsFront::ServePlain& serve) {
     handshakeTimer_.expires_after(std::chrono::seconds(10));
     handshakeTimer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec) self->closeAll();  // no handshake in time
+      if (!ec && !self->handshakeDone_) self->closeAll();  // no handshake in time
     });
     tls_.async_handshake(
         ssl::stream_base::server, [self = shared_from_this(), serve](error_code ec) {
+          self->handshakeDone_ = true;  // a timer already due is ignored
           self->handshakeTimer_.cancel();
           if (ec) {
             spdlog::debug("proxy: TLS handshake failed: {}", ec.message());
@@ -106,6 +107,7 @@ class TlsSession : public std::enable_shared_from_this<TlsSession> {
   asio::steady_timer handshakeTimer_;
   std::array<char, 32 * 1024> fromClient_{};
   std::array<char, 32 * 1024> toClient_{};
+  bool handshakeDone_ = false;
   bool clientDone_ = false;
   bool proxyDone_ = false;
 };
@@ -149,6 +151,10 @@ TlsFront::TlsFront(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TlsFront::~TlsFront() { stop(); }
 
 void TlsFront::adopt(int tcpFd, int family) {
+  if (impl_->ioc_.stopped()) {
+    ::close(tcpFd);  // stopping: nobody would run the handshake
+    return;
+  }
   asio::post(impl_->ioc_, [this, tcpFd, family] {
     Tcp::socket socket(impl_->ioc_);
     error_code ec;

@@ -21,7 +21,8 @@ struct TlsOptions {
  * TLS and plain connections. All TLS I/O runs on one internal thread (one read and one write
  * in flight per connection). Half-close is kept: a client's close_notify or FIN half-closes
  * the plaintext side; the plaintext side's EOF becomes a TCP FIN to the client (Go's TLS reads
- * it as EOF). Thread-safe; stop() or destruction closes every connection.
+ * it as EOF). Thread-safe. stop() ends all TLS work (connections handed over keep their
+ * plaintext side until the proxy closes it); destruction closes every TLS connection.
  */
 class TlsFront {
  public:

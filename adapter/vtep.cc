@@ -60,6 +60,12 @@ std::expected<std::string, std::string> detectVtepIp(std::string_view stateDbRem
   }
   auto source = sourceAddressTowards(*host);
   if (!source) return std::unexpected("--vtep-ip auto: " + source.error());
+  if (source->starts_with("127.")) {
+    return std::unexpected(fmt::format(
+        "--vtep-ip auto: the state database ({}) is reached over loopback, which other hosts "
+        "cannot tunnel to; give the underlay address with --vtep-ip",
+        *host));
+  }
   return source;
 }
 
