@@ -75,6 +75,13 @@ int runDaemon(const DaemonConfig& config) {
   auto listen = parseListenFlags(config.listen, "--listen");
   auto proxyListen = parseListenFlags(config.proxyListen, "--proxy-listen");
   if (!listen || !proxyListen) return 2;
+  if (const auto docker = netdrv::parseDockerAddress(config.docker);
+      (docker.tcp && (docker.port == 0 || docker.host.empty())) ||
+      (!docker.tcp && docker.path.empty())) {
+    std::cerr << "ovsplane: --docker " << config.docker
+              << ": expected unix:///path or tcp://HOST:PORT\n";
+    return 2;
+  }
   const std::string datapath = config.datapath == "auto" ? detectDatapath() : config.datapath;
   const std::string hostName = config.hostName.empty() ? machineHostName() : config.hostName;
 
@@ -188,6 +195,25 @@ int runDaemon(const DaemonConfig& config) {
       fmt::join(bound, " "), config.adapterPath, hostName, datapath, config.mtu, config.ovsdb,
       config.stateDb, config.docker);
 
+  // A failure that repeats every second (the state database down) is a warning once, then
+  // debug until it works again (said at info).
+  bool reconcileTrouble = false;
+  bool eventsTrouble = false;
+  auto reportRepeated = [](bool& failing, std::string_view what, const auto& result) {
+    if (!result) {
+      if (!failing) {
+        spdlog::warn("{}: {} (repeats at debug level until it works again)", what,
+                     result.error().message);
+      } else {
+        spdlog::debug("{}: {}", what, result.error().message);
+      }
+      failing = true;
+    } else if (failing) {
+      spdlog::info("{}: works again", what);
+      failing = false;
+    }
+  };
+
   // Every second: tunnels follow the cluster's live hosts. Every 5 s: this host's row is
   // refreshed (others consider it gone after --host-expiry of silence) and unpaired attaches (the
   // post-hook never came) are rolled back.
@@ -197,9 +223,7 @@ int runDaemon(const DaemonConfig& config) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       if (stop.stop_requested()) break;
-      if (auto reconciled = driver->reconcileTunnels(); !reconciled) {
-        spdlog::warn("reconciling tunnels: {}", reconciled.error().message);
-      }
+      reportRepeated(reconcileTrouble, "reconciling tunnels", driver->reconcileTunnels());
       if (tick % 5 == 0) {
         service->expirePending(config.pendingTimeout);
         if (!vtepIp.empty()) (void)state->registerHost(hostName, vtepIp);
@@ -224,7 +248,7 @@ int runDaemon(const DaemonConfig& config) {
             return true;
           },
           stop);
-      if (!followed) spdlog::warn("following Docker events: {}", followed.error().message);
+      reportRepeated(eventsTrouble, "following Docker events", followed);
       for (int i = 0; i < 20 && !stop.stop_requested(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <boost/asio/generic/stream_protocol.hpp>
@@ -182,15 +183,20 @@ DockerAddress parseDockerAddress(std::string_view text) {
     rest = rest.substr(0, rest.find('/'));
     address.tcp = true;
     address.port = 2375;
+    const auto bracket = rest.rfind(']');
     const auto colon = rest.rfind(':');
-    address.host = std::string(rest.substr(0, colon));
-    if (colon != std::string_view::npos) {
+    const bool hasPort =
+        colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket);
+    std::string_view host = hasPort ? rest.substr(0, colon) : rest;
+    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+    address.host = std::string(host);
+    if (hasPort) {
       unsigned port = 0;
       const std::string_view digits = rest.substr(colon + 1);
-      if (std::from_chars(digits.data(), digits.data() + digits.size(), port).ec == std::errc() &&
-          port > 0 && port <= 65535) {
-        address.port = static_cast<uint16_t>(port);
-      }
+      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+      const bool valid =
+          error == std::errc() && end == digits.data() + digits.size() && port > 0 && port <= 65535;
+      address.port = valid ? static_cast<uint16_t>(port) : 0;  // 0: invalid
     }
     return address;
   }
@@ -211,17 +217,18 @@ class DockerClient::Impl {
 
   const std::string& socketPath() const { return socketPath_; }
 
-  /** Where dockerd is, as an endpoint of either family (a TCP host is resolved each time). */
-  Protocol::endpoint endpoint(beast::error_code& ec) const {
-    if (!tcp_) return Protocol::endpoint(asio::local::stream_protocol::endpoint(socketPath_));
+  /** Where dockerd is, as endpoints of either family (a TCP host is resolved each time and
+   *  may have several addresses: ::1 and 127.0.0.1 for localhost, say). */
+  std::vector<Protocol::endpoint> endpoints(beast::error_code& ec) const {
+    if (!tcp_) return {Protocol::endpoint(asio::local::stream_protocol::endpoint(socketPath_))};
     asio::io_context io;
     asio::ip::tcp::resolver resolver(io);
     auto results = resolver.resolve(host_, std::to_string(port_), ec);
-    if (ec || results.empty()) {
-      if (!ec) ec = asio::error::host_not_found;
-      return Protocol::endpoint();
-    }
-    return Protocol::endpoint(results.begin()->endpoint());
+    std::vector<Protocol::endpoint> out;
+    if (ec) return out;
+    for (const auto& entry : results) out.emplace_back(entry.endpoint());
+    if (out.empty()) ec = asio::error::host_not_found;
+    return out;
   }
 
   /** "docker GET /v1.41/containers/json (unix:///var/run/docker.sock)" */
@@ -278,11 +285,17 @@ class DockerClient::Impl {
   Result<void> connectAndSend(asio::io_context& io, Stream& stream, const Request& request,
                               std::chrono::milliseconds timeout) const {
     beast::error_code ec;
-    const Protocol::endpoint where = endpoint(ec);
+    const auto where = endpoints(ec);
     if (ec) {
       return transportError(request, "resolve", ec, timeout);
     }
-    ec = runOperation(io, [&](auto handler) { stream.async_connect(where, std::move(handler)); });
+    for (const auto& endpoint : where) {
+      ec = runOperation(io,
+                        [&](auto handler) { stream.async_connect(endpoint, std::move(handler)); });
+      if (!ec || ec == beast::error::timeout) break;
+      beast::error_code ignored;
+      stream.socket().close(ignored);
+    }
     if (ec) {
       return transportError(request, "connect", ec, timeout);
     }

@@ -38,8 +38,9 @@ struct DockerAddress {
   }
 };
 
-/** "/path", "unix:///path" or "tcp://HOST[:PORT]" (port 2375 by default). Anything that is not
- *  tcp:// is taken as a unix socket path. Pure. */
+/** "/path", "unix:///path" or "tcp://HOST[:PORT]" (port 2375 by default; an IPv6 host in
+ *  brackets). Anything that is not tcp:// is taken as a unix socket path. A tcp address with an
+ *  unusable port comes back with port 0 (check it). Pure. */
 DockerAddress parseDockerAddress(std::string_view text);
 
 /** How to reach dockerd. */

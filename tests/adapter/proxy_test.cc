@@ -92,6 +92,12 @@ TEST(DockerAddress, DockerHostForms) {
   EXPECT_EQ(tcp.host, "10.0.0.5");
   EXPECT_EQ(tcp.port, 2376);
   EXPECT_EQ(netdrv::parseDockerAddress("tcp://dockerhost").port, 2375);
+  EXPECT_EQ(netdrv::parseDockerAddress("tcp://dockerhost:99999").port, 0);
+  EXPECT_EQ(netdrv::parseDockerAddress("tcp://dockerhost:2x").port, 0);
+  const auto v6 = netdrv::parseDockerAddress("tcp://[fd00::1]:2376");
+  EXPECT_EQ(v6.host, "fd00::1");
+  EXPECT_EQ(v6.port, 2376);
+  EXPECT_EQ(netdrv::parseDockerAddress("tcp://[fd00::1]").port, 2375);
 }
 
 TEST_F(ProxyTest, HostileBytesAndImpossibleAdapterAnswersDoNotTakeItDown) {

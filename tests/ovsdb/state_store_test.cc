@@ -4,6 +4,7 @@
 #include "ovsdb/state_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <nlohmann/json.hpp>
 
 #include <sys/wait.h>
@@ -267,6 +268,16 @@ TEST_F(StateStoreTest, DuringALongOutageCallsFailAtOnceAndRecoverWhenTheServerRe
   EXPECT_NE(second.error().message.find("unusable for"), std::string::npos)
       << second.error().message;
   EXPECT_LT(waited, 500ms);
+  // Waiting out an outage costs no CPU (the IDL thread sleeps; it once spun here).
+  auto cpuSeconds = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  };
+  const double cpuBefore = cpuSeconds();
+  std::this_thread::sleep_for(2s);
+  EXPECT_LT(cpuSeconds() - cpuBefore, 0.5) << "CPU used while idle during an outage";
   server_.start();
   // Reconnection backs off (up to 8 s in libopenvswitch): the first calls may still fail fast.
   Result<std::vector<NetworkRecord>> back = std::unexpected(Error{ErrorCode::Timeout, ""});
