@@ -75,6 +75,12 @@ int runDaemon(const DaemonConfig& config) {
   auto listen = parseListenFlags(config.listen, "--listen");
   auto proxyListen = parseListenFlags(config.proxyListen, "--proxy-listen");
   if (!listen || !proxyListen) return 2;
+  if (config.tlsCert.empty() != config.tlsKey.empty() ||
+      (!config.tlsCa.empty() && config.tlsCert.empty())) {
+    std::cerr << "ovsplane: TLS needs --tls-cert and --tls-key together (--tls-ca adds client "
+                 "certificate verification)\n";
+    return 2;
+  }
   if (const auto docker = netdrv::parseDockerAddress(config.docker);
       (docker.tcp && (docker.port == 0 || docker.host.empty())) ||
       (!docker.tcp && docker.path.empty())) {
@@ -156,12 +162,6 @@ int runDaemon(const DaemonConfig& config) {
                    file->endpoints.size(), file->adapters.size());
     }
     ProxyOptions proxyOptions{.listen = *proxyListen, .upstream = upstream};
-    if (config.tlsCert.empty() != config.tlsKey.empty() ||
-        (!config.tlsCa.empty() && config.tlsCert.empty())) {
-      std::cerr << "ovsplane: TLS needs --tls-cert and --tls-key together (--tls-ca adds client "
-                   "certificate verification)\n";
-      return 2;
-    }
     if (!config.tlsCert.empty()) {
       proxyOptions.tls = TlsOptions{config.tlsCert, config.tlsKey, config.tlsCa};
     }

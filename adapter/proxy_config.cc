@@ -228,8 +228,12 @@ std::expected<AdapterTarget, std::string> parseAdapterUrl(std::string_view url) 
     if (authority.empty()) return std::unexpected(fmt::format("no host in \"{}\"", url));
     target.kind = AdapterTarget::Kind::Tcp;
     target.httpPath = std::string(path);
-    const auto colon = authority.rfind(':');
-    target.host = std::string(authority.substr(0, colon));
+    const auto bracket = authority.rfind(']');
+    auto colon = authority.rfind(':');
+    if (bracket != std::string_view::npos && colon < bracket) colon = std::string_view::npos;
+    std::string_view host = authority.substr(0, colon);
+    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+    target.host = std::string(host);
     target.port = 80;
     if (colon != std::string_view::npos) {
       const std::string_view port = authority.substr(colon + 1);
@@ -284,8 +288,13 @@ HookCall makeHttpHookCall(std::string name, AdapterTarget target,
           where](const std::string& hookJson) -> HttpAnswer {
     asio::io_context ioc;
     http::request<http::string_body> request{http::verb::post, target.httpPath, 11};
+    // Host: as a URL would say it (brackets around IPv6, the port unless 80).
+    const bool v6 = target.host.find(':') != std::string::npos;
     request.set(http::field::host,
-                target.kind == AdapterTarget::Kind::Tcp ? target.host : std::string("adapter"));
+                target.kind != AdapterTarget::Kind::Tcp
+                    ? std::string("adapter")
+                    : (v6 ? "[" + target.host + "]" : target.host) +
+                          (target.port == 80 ? "" : ":" + std::to_string(target.port)));
     request.set(http::field::content_type, "application/json");
     request.set(http::field::user_agent, "ovsplane-proxy");
     request.keep_alive(false);

@@ -26,6 +26,10 @@ extendedKeyUsage=serverAuth'
 cert client ca /CN=client 'extendedKeyUsage=clientAuth'
 cert stranger other-ca /CN=stranger 'extendedKeyUsage=clientAuth'
 
+err=$("$OVSPLANE_BIN" proxy --proxy-listen "unix:$t/x.sock" --tls-cert "$t/server.pem" 2>&1) &&
+  fail "a certificate without its key was accepted"
+grep -q 'TLS needs --tls-cert and --tls-key together' <<<"$err" || fail "unclear TLS flag error: $err"
+
 OVP_FLAGS="--proxy-listen tcp:127.0.0.1:2376 --tls-cert $t/server.pem --tls-key $t/server-key.pem --tls-ca $t/ca.pem" host_up 1
 dt() { hx 1 docker -H tcp://127.0.0.1:2376 --tlsverify --tlscacert "$t/ca.pem" --tlscert "$t/client.pem" --tlskey "$t/client-key.pem" "$@"; }
 wait_until 10 dt version || fail "the TLS proxy did not answer"

@@ -122,6 +122,14 @@ TEST(AdapterUrl, EveryFormItUnderstands) {
   EXPECT_EQ(unix->socketPath, "/run/ovsplane/adapter.sock");
   EXPECT_EQ(unix->httpPath, "/adapter");
   EXPECT_EQ(parseAdapterUrl("builtin")->kind, AdapterTarget::Kind::Builtin);
+  auto v6 = parseAdapterUrl("http://[::1]:8080/hook");
+  ASSERT_TRUE(v6.has_value()) << v6.error();
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 8080);
+  auto v6NoPort = parseAdapterUrl("http://[fd00::2]/hook");
+  ASSERT_TRUE(v6NoPort.has_value()) << v6NoPort.error();
+  EXPECT_EQ(v6NoPort->host, "fd00::2");
+  EXPECT_EQ(v6NoPort->port, 80);
   EXPECT_FALSE(parseAdapterUrl("http+unix://run.sock/x").has_value());
   EXPECT_FALSE(parseAdapterUrl("unix://relative.sock").has_value());
   EXPECT_FALSE(parseAdapterUrl("http://:80/x").has_value());
