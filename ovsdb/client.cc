@@ -116,7 +116,7 @@ struct IdlClient::Impl {
   std::deque<Job> pending;
   std::optional<ActiveTxn> active;
   Clock::time_point unusableSince = Clock::now();  ///< meaningful while !usable
-  bool usable = false;
+  bool usable = false;  ///< connected and synced, as of this loop iteration's run
   Clock::time_point lastRotation = Clock::now();
   bool severalRemotes = false;  ///< a cluster: rotation applies
   static constexpr auto kRotateEvery = std::chrono::seconds(1);
@@ -230,8 +230,7 @@ void IdlClient::Impl::loop() {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(job.deadline - steadyNow);
       ovsplane_poll_timer_wait_until(now + std::max<long long>(0, left.count()));
-      if (!job.waitingForChange && !active && ovsplane_idl_is_connected(idl) &&
-          ovsplane_idl_has_snapshot(idl)) {
+      if (!job.waitingForChange && !active && usable) {
         ovsplane_poll_immediate_wake();
       }
     }
@@ -275,7 +274,7 @@ void IdlClient::Impl::loop() {
 }
 
 void IdlClient::Impl::runJobs() {
-  if (!ovsplane_idl_is_connected(idl) || !ovsplane_idl_has_snapshot(idl)) {
+  if (!usable) {
     return;
   }
   const unsigned int seqno = ovsplane_idl_seqno(idl);
