@@ -1,7 +1,7 @@
 #include "adapter/proxy.h"
 
 #include "adapter/listeners.h"
-#include "netdrv/docker_client.h"
+#include "netdrv/docker_endpoints.h"
 
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -226,7 +226,9 @@ void pipeOneWay(Socket& from, Socket& to, beast::flat_buffer& pending) {
 class DockerProxy::Impl : public std::enable_shared_from_this<DockerProxy::Impl> {
  public:
   Impl(ProxyOptions options, std::vector<HookRule> rules)
-      : options_(std::move(options)), rules_(std::move(rules)) {}
+      : options_(std::move(options)),
+        rules_(std::move(rules)),
+        upstreamAddress_(netdrv::parseDockerAddress(options_.upstream)) {}
 
   std::expected<void, std::string> start();
   void stop();
@@ -239,13 +241,15 @@ class DockerProxy::Impl : public std::enable_shared_from_this<DockerProxy::Impl>
   void collectHooks(std::string_view method, std::string_view target, std::vector<HookCall>& pre,
                     std::vector<HookCall>& post) const;
   void track(Socket& socket, bool add);
-  /** Serves a plaintext connection handed over by the TLS front, on its own thread. */
-  void servePlainFd(int plainFd) {
+  /** Serves an accepted connection (or the plaintext side of a TLS one, AF_UNIX) on its own
+   *  thread, which shares ownership: a connection outliving stop() (a slow hook) still finds
+   *  everything it uses. Takes ownership of `fd`. */
+  void startSession(int fd, int family) {
     error_code ec;
     Socket client(ioc_);
-    client.assign(asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), plainFd, ec);
+    client.assign(asio::generic::stream_protocol(family, SOCK_STREAM), fd, ec);
     if (ec) {
-      ::close(plainFd);
+      ::close(fd);
       return;
     }
     ++sessions_;
@@ -257,6 +261,7 @@ class DockerProxy::Impl : public std::enable_shared_from_this<DockerProxy::Impl>
 
   ProxyOptions options_;
   std::vector<HookRule> rules_;
+  netdrv::DockerAddress upstreamAddress_;  ///< options_.upstream, parsed once
   asio::io_context ioc_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> tcp_;
   std::vector<std::unique_ptr<asio::local::stream_protocol::acceptor>> unix_;
@@ -286,7 +291,7 @@ std::expected<void, std::string> DockerProxy::Impl::start() {
         ::close(plainFd);
         return;
       }
-      self->servePlainFd(plainFd);
+      self->startSession(plainFd, AF_UNIX);
     });
     if (!front) return std::unexpected("proxy: " + front.error());
     tls_ = std::move(*front);
@@ -345,40 +350,20 @@ void DockerProxy::Impl::acceptLoop(size_t index) {
       tls_->adopt(fd, family);  // the plaintext comes back through the TLS front's callback
       continue;
     }
-    Socket client(ioc_);
-    client.assign(asio::generic::stream_protocol(family, SOCK_STREAM), fd, ec);
-    ++sessions_;
-    // The thread shares ownership: a connection outliving stop() (a slow hook) still finds
-    // everything it uses.
-    std::thread([self = shared_from_this(), client = std::move(client)]() mutable {
-      self->serve(std::move(client));
-      --self->sessions_;
-    }).detach();
+    startSession(fd, family);
   }
 }
 
 bool DockerProxy::Impl::connectUpstream(Socket& upstream, error_code& ec) {
   if (upstream.is_open()) return true;
-  const netdrv::DockerAddress address = netdrv::parseDockerAddress(options_.upstream);
-  int fd = -1;
-  int family = AF_UNIX;
-  if (address.tcp) {
-    asio::ip::tcp::resolver resolver(ioc_);
-    auto results = resolver.resolve(address.host, std::to_string(address.port), ec);
-    if (ec) return false;
-    asio::ip::tcp::socket socket(ioc_);
-    asio::connect(socket, results, ec);
-    if (ec) return false;
-    socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    family = socket.local_endpoint().protocol().family();
-    fd = socket.release();
-  } else {
-    asio::local::stream_protocol::socket socket(ioc_);
-    socket.connect(asio::local::stream_protocol::endpoint(address.path), ec);
-    if (ec) return false;
-    fd = socket.release();
+  for (const auto& endpoint : netdrv::dockerEndpoints(upstreamAddress_, ec)) {
+    error_code ignored;
+    upstream.close(ignored);
+    upstream.connect(endpoint, ec);
+    if (!ec) break;
   }
-  upstream.assign(asio::generic::stream_protocol(family, SOCK_STREAM), fd, ec);
+  if (ec) return false;
+  if (upstreamAddress_.tcp) upstream.set_option(asio::ip::tcp::no_delay(true), ec);
   if (!ec) track(upstream, true);
   return !ec;
 }

@@ -20,6 +20,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "netdrv/docker_endpoints.h"
 #include "netdrv/pause_image.h"
 
 namespace ovsplane::netdrv {
@@ -204,32 +205,31 @@ DockerAddress parseDockerAddress(std::string_view text) {
   return address;
 }
 
+std::vector<asio::generic::stream_protocol::endpoint> dockerEndpoints(
+    const DockerAddress& address, boost::system::error_code& ec) {
+  using Endpoint = asio::generic::stream_protocol::endpoint;
+  ec = {};
+  if (!address.tcp) return {Endpoint(asio::local::stream_protocol::endpoint(address.path))};
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  auto results = resolver.resolve(address.host, std::to_string(address.port), ec);
+  std::vector<Endpoint> out;
+  if (ec) return out;
+  for (const auto& entry : results) out.emplace_back(entry.endpoint());
+  if (out.empty()) ec = asio::error::host_not_found;
+  return out;
+}
+
 class DockerClient::Impl {
  public:
-  explicit Impl(DockerClientOptions options) : options_(std::move(options)) {
-    const DockerAddress address = parseDockerAddress(options_.socketPath);
-    socketPath_ = address.tcp ? address.host + ":" + std::to_string(address.port) : address.path;
-    tcp_ = address.tcp;
-    display_ = address.display();
-    host_ = address.host;
-    port_ = address.port;
+  explicit Impl(DockerClientOptions options)
+      : options_(std::move(options)), address_(parseDockerAddress(options_.socketPath)) {
+    socketPath_ =
+        address_.tcp ? address_.host + ":" + std::to_string(address_.port) : address_.path;
+    display_ = address_.display();
   }
 
   const std::string& socketPath() const { return socketPath_; }
-
-  /** Where dockerd is, as endpoints of either family (a TCP host is resolved each time and
-   *  may have several addresses: ::1 and 127.0.0.1 for localhost, say). */
-  std::vector<Protocol::endpoint> endpoints(beast::error_code& ec) const {
-    if (!tcp_) return {Protocol::endpoint(asio::local::stream_protocol::endpoint(socketPath_))};
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    auto results = resolver.resolve(host_, std::to_string(port_), ec);
-    std::vector<Protocol::endpoint> out;
-    if (ec) return out;
-    for (const auto& entry : results) out.emplace_back(entry.endpoint());
-    if (out.empty()) ec = asio::error::host_not_found;
-    return out;
-  }
 
   /** "docker GET /v1.41/containers/json (unix:///var/run/docker.sock)" */
   std::string describe(const Request& request) const {
@@ -285,7 +285,7 @@ class DockerClient::Impl {
   Result<void> connectAndSend(asio::io_context& io, Stream& stream, const Request& request,
                               std::chrono::milliseconds timeout) const {
     beast::error_code ec;
-    const auto where = endpoints(ec);
+    const auto where = dockerEndpoints(address_, ec);
     if (ec) {
       return transportError(request, "resolve", ec, timeout);
     }
@@ -730,11 +730,9 @@ class DockerClient::Impl {
 
  private:
   DockerClientOptions options_;
+  DockerAddress address_;
   std::string socketPath_;  ///< the unix socket's path, or HOST:PORT
-  bool tcp_ = false;
-  std::string display_;  ///< "unix:///path" or "tcp://HOST:PORT", for messages
-  std::string host_;
-  uint16_t port_ = 0;
+  std::string display_;     ///< "unix:///path" or "tcp://HOST:PORT", for messages
   std::mutex versionMutex_;
   std::optional<std::string> version_;
   std::mutex pauseMutex_;
