@@ -88,6 +88,16 @@ int runDaemon(const DaemonConfig& config) {
               << ": expected unix:///path or tcp://HOST:PORT\n";
     return 2;
   }
+  // adapters.yml is read before anything starts: a mistake in it registers nothing.
+  std::optional<AdaptersFile> adapters;
+  if (!config.adaptersFile.empty()) {
+    auto file = loadAdaptersFile(config.adaptersFile);
+    if (!file) {
+      std::cerr << "ovsplane: " << file.error() << "\n";
+      return 2;
+    }
+    adapters = std::move(*file);
+  }
   const std::string datapath = config.datapath == "auto" ? detectDatapath() : config.datapath;
   const std::string hostName = config.hostName.empty() ? machineHostName() : config.hostName;
 
@@ -144,24 +154,19 @@ int runDaemon(const DaemonConfig& config) {
 
   std::unique_ptr<DockerProxy> proxy;
   if (!config.proxyListen.empty()) {
-    const std::string upstream = config.docker;
     // The built-in adapter: hooks go to the same HookService in-process, no HTTP hop.
     const std::string path = config.adapterPath;
     auto call = [service, path](const std::string& hookJson) {
       return service->handle(HttpRequestView{.method = "POST", .target = path, .body = hookJson});
     };
-    std::vector<HookRule> rules = builtinRules(call);
-    if (!config.adaptersFile.empty()) {
-      auto file = loadAdaptersFile(config.adaptersFile);
-      if (!file) {
-        std::cerr << "ovsplane: " << file.error() << "\n";
-        return 2;
-      }
-      rules = rulesFromConfig(*file, call, std::chrono::milliseconds(config.hookTimeoutMs));
+    std::vector<HookRule> rules =
+        adapters ? rulesFromConfig(*adapters, call, std::chrono::milliseconds(config.hookTimeoutMs))
+                 : builtinRules(call);
+    if (adapters) {
       spdlog::info("proxy rules from {}: {} endpoints, {} adapters", config.adaptersFile,
-                   file->endpoints.size(), file->adapters.size());
+                   adapters->endpoints.size(), adapters->adapters.size());
     }
-    ProxyOptions proxyOptions{.listen = *proxyListen, .upstream = upstream};
+    ProxyOptions proxyOptions{.listen = *proxyListen, .upstream = config.docker};
     if (!config.tlsCert.empty()) {
       proxyOptions.tls = TlsOptions{config.tlsCert, config.tlsKey, config.tlsCa};
     }
@@ -186,7 +191,7 @@ int runDaemon(const DaemonConfig& config) {
                    address.kind == ListenAddress::Kind::Tcp && !config.tlsCert.empty()
                        ? (config.tlsCa.empty() ? " (TLS)" : " (TLS, client certificates verified)")
                        : "",
-                   upstream);
+                   config.docker);
     }
   }
   spdlog::info(
