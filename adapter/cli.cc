@@ -217,6 +217,17 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         ->envname("OVSPLANE_HOST_EXPIRY")
         ->check(CLI::Range(6, 3600))
         ->capture_default_str();
+    cmd->add_option("--gc-grace", daemon.gcGraceSeconds,
+                    "Seconds an unclaimed network-only container or address is left alone (its "
+                    "create may still be on its way to Docker) before the reconciler collects it")
+        ->envname("OVSPLANE_GC_GRACE")
+        ->check(CLI::Range(0, 86400))
+        ->capture_default_str();
+    cmd->add_option("--reconcile-interval", daemon.reconcileIntervalSeconds,
+                    "Seconds between the reconciler's full passes (events act at once in between)")
+        ->envname("OVSPLANE_RECONCILE_INTERVAL")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     cmd->add_flag("--delete-empty-bridges", daemon.deleteEmptyBridges,
                   "Delete a network's bridge with its last endpoint on this host")
         ->envname("OVSPLANE_DELETE_EMPTY_BRIDGES");
@@ -225,6 +236,40 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
         ->capture_default_str();
   }
+
+  bool dryRun = false;
+  auto* gc = app.add_subcommand(
+      "gc",
+      "One reconciliation pass of this host: print what does not match Docker's containers and "
+      "the state database (orphan network-only containers, addresses, veths, OVS ports; lost "
+      "ports; apps Docker could not restart) and fix it");
+  gc->add_flag("--dry-run", dryRun, "Print what would change, change nothing");
+  gc->add_option("--ovsdb", daemon.ovsdb, "Open vSwitch database remote")
+      ->envname("OVSPLANE_OVSDB")
+      ->capture_default_str();
+  gc->add_option("--state-db", daemon.stateDb, "ovsplane state database remote(s)")
+      ->envname("OVSPLANE_STATE_DB")
+      ->capture_default_str();
+  gc->add_option("--docker", daemon.docker, "dockerd's Engine API")
+      ->envname("OVSPLANE_DOCKER")
+      ->capture_default_str();
+  gc->add_option("--host", daemon.hostName, "This host's name (default: hostname)")
+      ->envname("OVSPLANE_HOST");
+  gc->add_option("--datapath", daemon.datapath, "OVS datapath for re-added bridges")
+      ->envname("OVSPLANE_DATAPATH")
+      ->check(CLI::IsMember({"auto", "system", "netdev"}))
+      ->capture_default_str();
+  gc->add_option("--mtu", daemon.mtu, "Overlay MTU for rewired endpoints")
+      ->envname("OVSPLANE_MTU")
+      ->check(CLI::Range(576, 9000))
+      ->capture_default_str();
+  gc->add_option("--gc-grace", daemon.gcGraceSeconds,
+                 "Seconds an unclaimed network-only container or address is left alone")
+      ->envname("OVSPLANE_GC_GRACE")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+  gc->add_option("--log-level", daemon.logLevel, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
   std::vector<std::string> cidrs;
   auto* cidr = app.add_subcommand(
@@ -288,6 +333,10 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       daemon.listen.clear();
     }
     return runDaemon(daemon);
+  }
+  if (*gc) {
+    if (gc->count("--log-level") == 0) daemon.logLevel = "warn";
+    return runGc(daemon, dryRun, out, err);
   }
   if (*cidr) return runCidr(cidrs, out, err);
   if (*probe) return runOvsdbProbe(remote, database, timeoutMs, out, err);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <ostream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include "adapter/vtep.h"
 #include "netdrv/docker_client.h"
 #include "netdrv/driver.h"
+#include "netdrv/reconciler.h"
 #include "netdrv/seams.h"
 #include "ovsdb/state_store.h"
 #include "ovsdb/switch.h"
@@ -52,6 +54,17 @@ std::optional<std::vector<ListenAddress>> parseListenFlags(const std::vector<std
   return out;
 }
 
+void logPass(const netdrv::Result<netdrv::ReconcileReport>& report, std::string_view what) {
+  if (!report) {
+    spdlog::warn("{}: {} (the reconciler tries again)", what, report.error().message);
+    return;
+  }
+  for (const auto& change : report->changes) spdlog::info("{}: {}", what, change);
+  for (const auto& failure : report->failures) spdlog::warn("{}: {}", what, failure);
+  spdlog::info("{}: {} change(s), {} failure(s)", what, report->changes.size(),
+               report->failures.size());
+}
+
 std::string machineHostName() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
@@ -59,6 +72,56 @@ std::string machineHostName() {
 }
 
 }  // namespace
+
+HostServices connectHost(const DaemonConfig& config) {
+  HostServices host;
+  host.datapath = config.datapath == "auto" ? detectDatapath() : config.datapath;
+  host.hostName = config.hostName.empty() ? machineHostName() : config.hostName;
+  host.ovs = std::make_shared<ovsdb::Switch>(ovsdb::ClientOptions{
+      .remote = config.ovsdb, .leaderOnly = false, .timeout = config.ovsdbTimeout});
+  host.state = std::make_shared<ovsdb::StateStore>(
+      ovsdb::ClientOptions{.remote = config.stateDb,
+                           .leaderOnly = true,
+                           .timeout = config.stateTimeout,
+                           .unusableLimit = config.stateUnusableLimit},
+      host.hostName);
+  host.docker = std::make_shared<netdrv::DockerClient>(netdrv::DockerClientOptions{
+      .socketPath = config.docker, .apiVersion = "", .timeout = std::chrono::seconds(30)});
+  host.driver = std::make_shared<netdrv::Driver>(
+      netdrv::DriverConfig{.hostName = host.hostName,
+                           .datapath = host.datapath == "system" ? ovsdb::DatapathType::System
+                                                                 : ovsdb::DatapathType::Netdev,
+                           .overlayMtu = config.mtu,
+                           .applyTimeout = config.applyTimeout,
+                           .networkContainerPrefix = "ovsplane-net-",
+                           .deleteEmptyBridges = config.deleteEmptyBridges},
+      netdrv::DriverDependencies{
+          host.state,
+          netdrv::makeStateCatalog(host.state, host.hostName,
+                                   std::chrono::seconds(config.hostExpirySeconds)),
+          netdrv::makeOvsSwitchControl(host.ovs), netdrv::makeDockerRuntime(host.docker),
+          netdrv::makeLinuxNetlink()});
+  return host;
+}
+
+int runGc(const DaemonConfig& config, bool dryRun, std::ostream& out, std::ostream& err) {
+  spdlog::set_level(spdlog::level::from_str(config.logLevel));
+  ovsdb::routeOvsLogging(config.logLevel == "debug" || config.logLevel == "trace" ? 4 : 1);
+  HostServices host = connectHost(config);
+  // No loops, no registration: one pass, the daemon's own, with its grace for young objects.
+  netdrv::ReconcilerConfig once;
+  once.grace = std::chrono::seconds(config.gcGraceSeconds);
+  netdrv::Reconciler reconciler(once, host.driver);
+  auto report = reconciler.reconcile(dryRun);
+  if (!report) {
+    err << "ovsplane: gc: " << report.error().message << "\n";
+    return 1;
+  }
+  for (const auto& change : report->changes) out << change << "\n";
+  for (const auto& failure : report->failures) err << "ovsplane: gc: " << failure << "\n";
+  out << fmt::format("gc: {} changes{}\n", report->changes.size(), dryRun ? " (dry run)" : "");
+  return report->failures.empty() ? 0 : 1;
+}
 
 int runDaemon(const DaemonConfig& config) {
   // Our signal handling first: blocked everywhere (threads inherit the mask), taken with
@@ -98,19 +161,10 @@ int runDaemon(const DaemonConfig& config) {
     }
     adapters = std::move(*file);
   }
-  const std::string datapath = config.datapath == "auto" ? detectDatapath() : config.datapath;
-  const std::string hostName = config.hostName.empty() ? machineHostName() : config.hostName;
-
-  auto ovs = std::make_shared<ovsdb::Switch>(ovsdb::ClientOptions{
-      .remote = config.ovsdb, .leaderOnly = false, .timeout = config.ovsdbTimeout});
-  auto state = std::make_shared<ovsdb::StateStore>(
-      ovsdb::ClientOptions{.remote = config.stateDb,
-                           .leaderOnly = true,
-                           .timeout = config.stateTimeout,
-                           .unusableLimit = config.stateUnusableLimit},
-      hostName);
-  auto docker = std::make_shared<netdrv::DockerClient>(netdrv::DockerClientOptions{
-      .socketPath = config.docker, .apiVersion = "", .timeout = std::chrono::seconds(30)});
+  HostServices host = connectHost(config);
+  const std::string& hostName = host.hostName;
+  const std::string& datapath = host.datapath;
+  auto& state = host.state;
 
   std::string vtepIp = config.vtepIp;
   if (vtepIp == "auto") {
@@ -129,19 +183,15 @@ int runDaemon(const DaemonConfig& config) {
       return 1;
     }
   }
-  auto driver = std::make_shared<netdrv::Driver>(
-      netdrv::DriverConfig{.hostName = hostName,
-                           .datapath = datapath == "system" ? ovsdb::DatapathType::System
-                                                            : ovsdb::DatapathType::Netdev,
-                           .overlayMtu = config.mtu,
-                           .applyTimeout = config.applyTimeout,
-                           .networkContainerPrefix = "ovsplane-net-",
-                           .deleteEmptyBridges = config.deleteEmptyBridges},
-      netdrv::DriverDependencies{
-          state,
-          netdrv::makeStateCatalog(state, hostName, std::chrono::seconds(config.hostExpirySeconds)),
-          netdrv::makeOvsSwitchControl(ovs), netdrv::makeDockerRuntime(docker),
-          netdrv::makeLinuxNetlink()});
+  auto& driver = host.driver;
+  netdrv::ReconcilerConfig reconcilerConfig;
+  reconcilerConfig.grace = std::chrono::seconds(config.gcGraceSeconds);
+  reconcilerConfig.interval = std::chrono::seconds(config.reconcileIntervalSeconds);
+  reconcilerConfig.vtepIp = vtepIp;
+  netdrv::Reconciler reconciler(reconcilerConfig, driver);
+  // Before serving: learn the endpoints Docker's labels describe, collect what a crash left,
+  // restart what a dockerd restart left stopped. Docker being down is no reason not to start.
+  logPass(reconciler.reconcile(), "start-up reconciliation");
   auto service = std::make_shared<HookService>(driver, config.adapterPath);
   HttpServer server(HttpServerOptions{.listen = *listen},
                     [service](const HttpRequestView& request) { return service->handle(request); });
@@ -200,82 +250,24 @@ int runDaemon(const DaemonConfig& config) {
       fmt::join(bound, " "), config.adapterPath, hostName, datapath, config.mtu, config.ovsdb,
       config.stateDb, config.docker);
 
-  // A failure that repeats every second (the state database down) is a warning once, then
-  // debug until it works again (said at info).
-  bool reconcileTrouble = false;
-  bool eventsTrouble = false;
-  auto reportRepeated = [](bool& failing, std::string_view what, const auto& result) {
-    if (!result) {
-      if (!failing) {
-        spdlog::warn("{}: {} (repeats at debug level until it works again)", what,
-                     result.error().message);
-      } else {
-        spdlog::debug("{}: {}", what, result.error().message);
-      }
-      failing = true;
-    } else if (failing) {
-      spdlog::info("{}: works again", what);
-      failing = false;
-    }
-  };
-
-  // Every second: tunnels follow the cluster's live hosts. Every 5 s: this host's row is
-  // refreshed (others consider it gone after --host-expiry of silence) and unpaired attaches (the
-  // post-hook never came) are rolled back.
-  std::jthread housekeeping([&](std::stop_token stop) {
-    for (unsigned tick = 1; !stop.stop_requested(); ++tick) {
-      for (int i = 0; i < 10 && !stop.stop_requested(); ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      if (stop.stop_requested()) break;
-      reportRepeated(reconcileTrouble, "reconciling tunnels", driver->reconcileTunnels());
-      if (tick % 5 == 0) {
-        service->expirePending(config.pendingTimeout);
-        if (!vtepIp.empty()) (void)state->registerHost(hostName, vtepIp);
-      }
-    }
-  });
-
-  // Containers removed without a DELETE through the proxy (docker run --rm, a direct rm):
-  // Docker's event stream tells, and the driver detaches them.
-  std::jthread events([&](std::stop_token stop) {
-    while (!stop.stop_requested()) {
-      auto followed = docker->followEvents(
-          {{netdrv::labels::kEndpoint, ""}},
-          [&](const nlohmann::json& event) {
-            if (event.value("Action", "") == "destroy" && event.contains("Actor")) {
-              const std::string id = event["Actor"].value("ID", "");
-              if (auto detached = driver->detach(id); !detached) {
-                spdlog::warn("detaching removed container {} failed: {}", id,
-                             detached.error().message);
-              }
-            }
-            return true;
-          },
-          stop);
-      reportRepeated(eventsTrouble, "following Docker events", followed);
-      for (int i = 0; i < 20 && !stop.stop_requested(); ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    }
-  });
+  reconciler.start();
 
   int signalNumber = 0;
   sigwait(&stopSignals, &signalNumber);
   spdlog::info("ovsplane adapter: signal {} received, finishing in-flight hooks", signalNumber);
-  housekeeping.request_stop();
-  housekeeping.join();
-  events.request_stop();
-  events.join();
-  if (proxy) proxy->stop();
+  if (proxy) proxy->stop();  // requests with hooks in flight finish first (bounded)
   server.stop(std::chrono::seconds(30));
-  if (!vtepIp.empty()) {
-    // Leaving the cluster: the other hosts drop their tunnels to this one at once.
-    if (auto removed = state->removeHost(hostName); !removed) {
-      spdlog::warn("removing host {} from the state database: {}", hostName,
-                   removed.error().message);
+  if (!driver->drainAttaches(std::chrono::seconds(20))) {
+    spdlog::warn("attaches still running at exit: the next start's reconciliation collects them");
+  }
+  if (proxy) {
+    // Every request through the proxy has finished: an attach whose create never reached
+    // Docker is undone now rather than left for the next start.
+    for (const auto& endpoint : driver->endpoints()) {
+      if (endpoint.state == netdrv::EndpointState::Pending) (void)driver->rollback(endpoint.id);
     }
   }
+  reconciler.stop();  // and leaves the cluster: the other hosts drop their tunnels at once
   spdlog::info("ovsplane adapter stopped");
   return 0;
 }

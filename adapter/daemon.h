@@ -1,8 +1,19 @@
 #pragma once
 
 #include <chrono>
+#include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace ovsplane::ovsdb {
+class Switch;
+class StateStore;
+}  // namespace ovsplane::ovsdb
+namespace ovsplane::netdrv {
+class DockerClient;
+class Driver;
+}  // namespace ovsplane::netdrv
 
 namespace ovsplane::adapter {
 
@@ -34,7 +45,10 @@ struct DaemonConfig {
   /** ...but while the state database is unreachable, attaches fail after this. */
   std::chrono::milliseconds stateUnusableLimit{5000};
   std::chrono::milliseconds applyTimeout{5000};
-  std::chrono::seconds pendingTimeout{600};
+  /** Unclaimed network-only containers and addresses younger than this are left alone. */
+  unsigned gcGraceSeconds = 60;
+  /** The reconciler's full pass runs at least this often. */
+  unsigned reconcileIntervalSeconds = 30;
   /** A peer whose row has not been refreshed for this long has left (its tunnels go). */
   unsigned hostExpirySeconds = 30;
   std::string logLevel = "info";
@@ -48,6 +62,22 @@ struct DaemonConfig {
  * printed to stderr.
  */
 int runDaemon(const DaemonConfig& config);
+
+/** What one host's ovsplane talks to, connected as `config` says (nothing registered, nothing
+ *  started: the clients connect lazily). */
+struct HostServices {
+  std::string hostName;
+  std::string datapath;  ///< "system" or "netdev" ("auto" resolved)
+  std::shared_ptr<ovsdb::Switch> ovs;
+  std::shared_ptr<ovsdb::StateStore> state;
+  std::shared_ptr<netdrv::DockerClient> docker;
+  std::shared_ptr<netdrv::Driver> driver;
+};
+HostServices connectHost(const DaemonConfig& config);
+
+/** `ovsplane gc`: one reconciliation pass of this host, printed (and done unless `dryRun`).
+ *  Exit code 0, or 1 when Docker cannot be listed or a change failed. */
+int runGc(const DaemonConfig& config, bool dryRun, std::ostream& out, std::ostream& err);
 
 /** "system" when the openvswitch kernel module is loaded, else "netdev". */
 std::string detectDatapath();

@@ -82,13 +82,51 @@ HttpAnswer HookService::handleHook(std::string_view body) {
   return hook->type == HookType::Pre ? preHook(*hook) : postHook(*hook);
 }
 
-std::string HookService::pairingKey(const ClientRequest& request) {
-  return request.method + " " + request.request + "\n" + request.body.value_or("");
+std::string HookService::pairingKey(const Hook& hook) {
+  if (!hook.requestId.empty()) return "id " + hook.requestId;
+  return hook.client.method + " " + hook.client.request + "\n" + hook.client.body.value_or("");
+}
+
+void HookService::remember(const std::string& key, const std::string& endpointId) {
+  std::scoped_lock lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  // Pairings whose post-hook never came (the reconciler judged their attach) are dropped.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto& queue = it->second;
+    while (!queue.empty() && now - queue.front().since > std::chrono::minutes(10)) {
+      queue.pop_front();
+    }
+    it = queue.empty() ? pending_.erase(it) : std::next(it);
+  }
+  pending_[key].push_back(Pending{endpointId, now});
+}
+
+std::optional<std::string> HookService::recall(const std::string& key) {
+  std::scoped_lock lock(mutex_);
+  auto it = pending_.find(key);
+  if (it == pending_.end() || it->second.empty()) return std::nullopt;
+  std::string endpointId = it->second.front().endpointId;
+  it->second.pop_front();
+  if (it->second.empty()) pending_.erase(it);
+  return endpointId;
 }
 
 HttpAnswer HookService::preHook(const Hook& hook) {
   const RoutedRequest routed = routeRequest(hook.client.method, hook.client.request);
   const char* route = routeName(routed.route);
+  if (routed.route == Route::StartContainer) {
+    // The network-only container must run (and be wired) before Docker starts the app in its
+    // namespace: after a dockerd restart or a reboot it is stopped.
+    if (auto wired = driver_->ensureWired(routed.container); !wired) {
+      metrics_.countHook("pre-hook", route, "error");
+      metrics_.countError("ensure_wired");
+      return errorAnswer(
+          statusFor(wired.error().code),
+          fmt::format("cannot start {}: {}", routed.container, wired.error().message));
+    }
+    metrics_.countHook("pre-hook", route, "ok");
+    return jsonAnswer(encodeModifiedClientRequest(hook.client));
+  }
   if (routed.route != Route::CreateContainer || !hook.client.body) {
     metrics_.countHook("pre-hook", route, "ok");
     return jsonAnswer(encodeModifiedClientRequest(hook.client));
@@ -113,11 +151,7 @@ HttpAnswer HookService::preHook(const Hook& hook) {
     return jsonAnswer(encodeModifiedClientRequest(hook.client));
   }
   metrics_.observeAttach(std::chrono::steady_clock::now() - start);
-  {
-    std::scoped_lock lock(mutex_);
-    pending_[pairingKey(hook.client)].push_back(
-        Pending{(*attached)->endpointId, std::chrono::steady_clock::now()});
-  }
+  remember(pairingKey(hook), (*attached)->endpointId);
   ClientRequest modified = hook.client;
   modified.body = (*attached)->body.dump();
   return jsonAnswer(encodeModifiedClientRequest(modified));
@@ -131,17 +165,7 @@ HttpAnswer HookService::postHook(const Hook& hook) {
 
   switch (routed.route) {
     case Route::CreateContainer: {
-      std::optional<std::string> endpointId;
-      {
-        std::scoped_lock lock(mutex_);
-        auto it = pending_.find(pairingKey(hook.client));
-        if (it != pending_.end() && !it->second.empty()) {
-          endpointId = it->second.front().endpointId;
-          it->second.pop_front();
-          if (it->second.empty()) pending_.erase(it);
-        }
-      }
-      if (!endpointId) break;  // a create without a CIDR
+      const std::optional<std::string> endpointId = recall(pairingKey(hook));
       std::string appId;
       if (response.code == 201) {
         auto answer = nlohmann::json::parse(response.body, nullptr, false);
@@ -149,14 +173,20 @@ HttpAnswer HookService::postHook(const Hook& hook) {
           appId = answer["Id"].get<std::string>();
         }
       }
-      auto result =
-          appId.empty() ? driver_->rollback(*endpointId) : driver_->commit(*endpointId, appId);
+      // A create with an id is committed through its label even when the pairing missed (an
+      // adapter before ovsplane's rewrote the body); a refusal undoes the paired attach only.
+      const std::string& original = hook.client.body.value_or("");
+      const bool mentionsCidr = original.find("OVSPLANE_CIDR") != std::string::npos ||
+                                original.find("SOCKETPLANE_CIDR") != std::string::npos;
+      if (!endpointId && (appId.empty() || !mentionsCidr)) break;  // a create without a CIDR
+      auto result = appId.empty() ? driver_->rollback(*endpointId)
+                                  : driver_->commitCreated(appId, endpointId.value_or(""));
       if (!result) {
         metrics_.countHook("post-hook", route, "error");
         metrics_.countError(appId.empty() ? "rollback" : "commit");
         spdlog::warn("{} of endpoint {} failed: {}", appId.empty() ? "rollback" : "commit",
                      *endpointId, result.error().message);
-        return passThrough();  // Docker's answer stands; the reconciler finishes the cleanup
+        return passThrough();  // Docker's answer stands; the reconciler judges the endpoint
       }
       break;
     }
@@ -188,29 +218,6 @@ HttpAnswer HookService::postHook(const Hook& hook) {
   }
   metrics_.countHook("post-hook", route, "ok");
   return passThrough();
-}
-
-size_t HookService::expirePending(std::chrono::steady_clock::duration age) {
-  std::vector<std::string> expired;
-  {
-    std::scoped_lock lock(mutex_);
-    const auto cutoff = std::chrono::steady_clock::now() - age;
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      auto& queue = it->second;
-      while (!queue.empty() && queue.front().since <= cutoff) {
-        expired.push_back(queue.front().endpointId);
-        queue.pop_front();
-      }
-      it = queue.empty() ? pending_.erase(it) : std::next(it);
-    }
-  }
-  for (const auto& endpointId : expired) {
-    if (auto undone = driver_->rollback(endpointId); !undone) {
-      metrics_.countError("rollback");
-      spdlog::warn("expiring attach {} failed: {}", endpointId, undone.error().message);
-    }
-  }
-  return expired.size();
 }
 
 }  // namespace ovsplane::adapter

@@ -25,13 +25,16 @@ struct HttpRequestView {
  * The Powerstrip v1 adapter: maps hooks to driver calls and answers.
  *  - pre-hook POST /containers/create with a CIDR in Env -> attach; the rewritten body goes back
  *    as ModifiedClientRequest. Errors users can act on -> non-2xx with {"message":"ovsplane: ..."}
- *  - post-hook create -> commit (Docker answered 201) or rollback (anything else)
- *  - post-hook POST /containers/{id}/start -> ensureWired
+ *  - post-hook create -> commit (Docker answered 201: the new container's ovsplane.endpoint
+ *    label names the attach) or rollback (anything else)
+ *  - pre-hook POST /containers/{id}/start -> ensureWired (the network-only container runs and is
+ *    wired before the app joins its namespace); post-hook start -> ensureWired again (cheap)
  *  - post-hook DELETE /containers/{id} -> detach (Docker's answer is returned either way)
  *  - everything else passes through unchanged.
  * Also GET /v1/ping ("pong") and GET /metrics. Thread-safe; handle() never throws.
- * Pre- and post-hooks of one create are paired by method, target and original body; an attach
- * whose post-hook never comes is rolled back by expirePending().
+ * Pre- and post-hooks of one create are paired by the proxy's request id (kRequestIdField), or,
+ * behind another Powerstrip proxy, by method, target and original body; a commit is exact either
+ * way (the label). An attach whose post-hook never comes is judged by the reconciler.
  */
 class HookService {
  public:
@@ -39,16 +42,15 @@ class HookService {
 
   HttpAnswer handle(const HttpRequestView& request);
 
-  /** Rolls back attaches whose post-hook has not come within `age`; returns how many. */
-  size_t expirePending(std::chrono::steady_clock::duration age);
-
   Metrics& metrics() { return metrics_; }
 
  private:
   HttpAnswer handleHook(std::string_view body);
   HttpAnswer preHook(const Hook& hook);
   HttpAnswer postHook(const Hook& hook);
-  static std::string pairingKey(const ClientRequest& request);
+  static std::string pairingKey(const Hook& hook);
+  void remember(const std::string& key, const std::string& endpointId);
+  std::optional<std::string> recall(const std::string& key);
 
   struct Pending {
     std::string endpointId;

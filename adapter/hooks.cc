@@ -78,7 +78,10 @@ std::expected<Hook, std::string> decodeHook(std::string_view text) {
     return std::unexpected(
         fmt::format("PowerstripProtocolVersion {} is not supported (only 1)", version->dump()));
   }
-  Hook hook{HookType::Pre, {}, std::nullopt};
+  Hook hook{HookType::Pre, {}, std::nullopt, {}};
+  if (auto id = json.find(kRequestIdField); id != json.end() && id->is_string()) {
+    hook.requestId = id->get<std::string>().substr(0, 64);
+  }
   auto type = json.find("Type");
   if (type == json.end() || !type->is_string()) return std::unexpected("Type must be a string");
   if (*type == "pre-hook") {

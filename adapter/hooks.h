@@ -25,11 +25,17 @@ struct ServerResponse {
 
 enum class HookType { Pre, Post };
 
+/** The hook field in which ovsplane's proxy names the Docker request a hook belongs to (the
+ *  same in its pre- and post-hooks). An extension: other adapters ignore it, the original
+ *  Powerstrip does not send it. */
+inline constexpr const char* kRequestIdField = "OvsplaneRequestId";
+
 /** One decoded Powerstrip protocol v1 hook. */
 struct Hook {
   HookType type;
   ClientRequest client;
   std::optional<ServerResponse> server;  ///< set for post-hooks
+  std::string requestId;                 ///< kRequestIdField when the proxy sent it, else ""
 };
 
 /** What the hook server answers: a status, a content type and a body. */

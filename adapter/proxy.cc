@@ -1,6 +1,7 @@
 #include "adapter/proxy.h"
 
 #include "adapter/listeners.h"
+#include "common/fault_point.h"
 #include "netdrv/docker_endpoints.h"
 
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <list>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -160,7 +162,7 @@ void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
  *  with its error. */
 HttpAnswer runPostHooks(const std::vector<HookCall>& post, const std::string& method,
                         const std::string& target, const std::optional<std::string>& originalBody,
-                        HttpAnswer result) {
+                        const std::string& requestId, HttpAnswer result) {
   Json contentTypeJson = result.contentType.empty() ? Json(nullptr) : Json(result.contentType);
   for (const HookCall& call : post) {
     const Json hook = {
@@ -171,7 +173,8 @@ HttpAnswer runPostHooks(const std::vector<HookCall>& post, const std::string& me
           {"Request", target},
           {"Body", originalBody ? Json(*originalBody) : Json(nullptr)}}},
         {"ServerResponse",
-         {{"ContentType", contentTypeJson}, {"Body", result.body}, {"Code", result.status}}}};
+         {{"ContentType", contentTypeJson}, {"Body", result.body}, {"Code", result.status}}},
+        {kRequestIdField, requestId}};
     HttpAnswer answer = call(dumpJson(hook));
     if (!isSuccess(answer.status)) {
       result = std::move(answer);
@@ -203,6 +206,28 @@ HttpAnswer runPostHooks(const std::vector<HookCall>& post, const std::string& me
     }
   }
   return result;
+}
+
+/** Counts a request in `counter` for its lifetime (nullptr: not counted). */
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>* counter) : counter_(counter) {
+    if (counter_ != nullptr) ++*counter_;
+  }
+  ~InFlight() {
+    if (counter_ != nullptr) --*counter_;
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  bool counted() const { return counter_ != nullptr; }
+
+ private:
+  std::atomic<int>* counter_;
+};
+
+std::string newRequestId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}{:016x}", rng(), rng());
 }
 
 /** Copies bytes one way until EOF, then half-closes the other side. */
@@ -271,6 +296,7 @@ class DockerProxy::Impl : public std::enable_shared_from_this<DockerProxy::Impl>
   std::mutex mutex_;
   std::list<int> openFds_;  // guarded by mutex_: shut down on stop()
   std::atomic<int> sessions_{0};
+  std::atomic<int> hookedInFlight_{0};  // requests with hooks between their head and answer
   std::unique_ptr<TlsFront> tls_;
 };
 
@@ -407,6 +433,10 @@ void DockerProxy::Impl::serve(Socket client) {
       std::vector<HookCall> pre;
       std::vector<HookCall> post;
       collectHooks(method, target, pre, post);
+      // A request with hooks is one the adapter acts on: stop() lets it finish (bounded), and
+      // its pre- and post-hooks carry one id that pairs them exactly.
+      const InFlight inFlight(pre.empty() && post.empty() ? nullptr : &hookedInFlight_);
+      const std::string requestId = inFlight.counted() ? newRequestId() : std::string();
 
       if (!connectUpstream(upstream, ec)) {
         // Report it and close (what the client sent after the head is not read).
@@ -440,7 +470,8 @@ void DockerProxy::Impl::serve(Socket client) {
                              {"ClientRequest",
                               {{"Method", method},
                                {"Request", target},
-                               {"Body", body ? Json(*body) : Json(nullptr)}}}};
+                               {"Body", body ? Json(*body) : Json(nullptr)}}},
+                             {kRequestIdField, requestId}};
           HttpAnswer answer = call(dumpJson(hook));
           if (!isSuccess(answer.status)) {
             refused = std::move(answer);
@@ -463,7 +494,9 @@ void DockerProxy::Impl::serve(Socket client) {
           // Docker never sees the request: the endpoint's post-hooks learn of the refusal as its
           // answer, so adapters that acted in their pre-hook (an attach) undo it. Their answers
           // are not used: the client gets the refusal.
-          if (!post.empty()) (void)runPostHooks(post, method, target, originalBody, *refused);
+          if (!post.empty()) {
+            (void)runPostHooks(post, method, target, originalBody, requestId, *refused);
+          }
           writeAnswer(client, version, keepAlive, *refused, ec);
           if (ec || !keepAlive) break;
           continue;
@@ -472,6 +505,7 @@ void DockerProxy::Impl::serve(Socket client) {
           message.body() = *body;
           message.prepare_payload();
         }
+        faultPoint("proxy.before-docker");
         http::write(upstream, message, ec);
       } else {
         relayMessage(upstream, client, clientBuffer, request, ec);
@@ -538,7 +572,8 @@ void DockerProxy::Impl::serve(Socket client) {
         HttpAnswer result{answerFromDocker.result_int(),
                           std::string(answerFromDocker[http::field::content_type]),
                           answerFromDocker.body()};
-        result = runPostHooks(post, method, target, originalBody, std::move(result));
+        faultPoint("proxy.after-docker");
+        result = runPostHooks(post, method, target, originalBody, requestId, std::move(result));
         http::response<http::string_body> out{static_cast<http::status>(result.status), version};
         for (const auto& field : answerFromDocker.base()) {
           if (field.name() == http::field::content_length ||
@@ -585,6 +620,15 @@ void DockerProxy::Impl::stop() {
   }
   for (auto& thread : acceptors_) thread.join();
   acceptors_.clear();
+  // Requests the adapter acts on (an attach, a start, a removal) finish first, bounded.
+  const auto drainUntil = std::chrono::steady_clock::now() + options_.drainTimeout;
+  while (hookedInFlight_ > 0 && std::chrono::steady_clock::now() < drainUntil) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (hookedInFlight_ > 0) {
+    spdlog::warn("proxy: {} request(s) with hooks still running after {} ms: ended",
+                 hookedInFlight_.load(), options_.drainTimeout.count());
+  }
   if (tls_) tls_->stop();
   {
     std::scoped_lock lock(mutex_);

@@ -35,6 +35,8 @@ struct ProxyOptions {
   size_t hookBodyLimit = 16 * 1024 * 1024;         ///< bodies buffered for hooks
   std::chrono::milliseconds headerTimeout{60000};  ///< reading a request/response head
   unsigned unixSocketMode = 0660;
+  /** stop() waits this long for requests with hooks in flight (an attach) before closing. */
+  std::chrono::milliseconds drainTimeout{20000};
   /** TLS on every TCP listener (unix sockets stay plain: file permissions guard them). */
   std::optional<TlsOptions> tls = std::nullopt;
 };
@@ -62,7 +64,8 @@ class DockerProxy {
 
   std::expected<void, std::string> start();
   std::vector<ListenAddress> addresses() const;
-  /** Stops accepting and closes every connection. */
+  /** Stops accepting, lets requests with hooks in flight finish (drainTimeout), then closes
+   *  every connection. */
   void stop();
 
   class Impl;  ///< opaque

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <ctime>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -37,6 +38,22 @@ using json = nlohmann::json;
 
 /** The largest reply body accepted (container lists, inspect results, progress streams). */
 constexpr uint64_t kMaxReplyBody = 64ull << 20;
+
+/** "2026-12-01T21:45:12.123456789Z" (Docker's Created) as ms since the epoch; 0 when unusable. */
+int64_t rfc3339Ms(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return 0;
+  if (*rest == '.') {
+    int digits = 0;
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest) {
+      if (digits++ < 3) millis = millis * 10 + (*rest - '0');
+    }
+    for (; digits < 3; ++digits) millis *= 10;
+  }
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + millis;
+}
 /** The longest event line accepted from the events stream. */
 constexpr size_t kMaxEventLine = 16u << 20;
 
@@ -508,7 +525,14 @@ class DockerClient::Impl {
       info.running = running != nullptr && running->is_boolean() && running->get<bool>();
       const json* pid = member(*state, "Pid");
       info.pid = pid != nullptr && pid->is_number_integer() ? pid->get<int>() : 0;
+      info.stateError = stringAt(*state, "Error");
     }
+    if (hostConfig != nullptr) {
+      if (const json* policy = member(*hostConfig, "RestartPolicy")) {
+        info.restartPolicy = stringAt(*policy, "Name");
+      }
+    }
+    info.createdMs = rfc3339Ms(stringAt(*object, "Created"));
     info.sandboxKey = stringAt(settings != nullptr ? *settings : empty, "SandboxKey");
     info.networkMode = stringAt(hostConfig != nullptr ? *hostConfig : empty, "NetworkMode");
     info.labels = labelsOf(config != nullptr ? member(*config, "Labels") : nullptr);
@@ -545,6 +569,10 @@ class DockerClient::Impl {
       info.labels = labelsOf(member(entry, "Labels"));
       if (const json* hostConfig = member(entry, "HostConfig")) {
         info.networkMode = stringAt(*hostConfig, "NetworkMode");
+      }
+      if (const json* created = member(entry, "Created");
+          created != nullptr && created->is_number_integer()) {
+        info.createdMs = created->get<int64_t>() * 1000;
       }
       info.raw = std::move(entry);
       out.push_back(std::move(info));
@@ -624,7 +652,7 @@ class DockerClient::Impl {
 
   Result<void> followEvents(const std::map<std::string, std::string>& labels,
                             const std::function<bool(const json&)>& onEvent,
-                            const std::stop_token& stop) {
+                            const std::stop_token& stop, const std::function<void()>& onConnected) {
     if (stop.stop_requested()) {
       return {};
     }
@@ -674,6 +702,7 @@ class DockerClient::Impl {
         return replyError(request, reply);
       }
       stream.expires_never();
+      if (onConnected) onConnected();
       std::string pending;
       while (true) {
         if (stop.stop_requested()) {
@@ -787,8 +816,8 @@ Result<void> DockerClient::ensurePauseImage() { return impl_->ensurePauseImage()
 
 Result<void> DockerClient::followEvents(const std::map<std::string, std::string>& labelFilters,
                                         std::function<bool(const nlohmann::json& event)> onEvent,
-                                        std::stop_token stop) {
-  return impl_->followEvents(labelFilters, onEvent, stop);
+                                        std::stop_token stop, std::function<void()> onConnected) {
+  return impl_->followEvents(labelFilters, onEvent, stop, onConnected);
 }
 
 }  // namespace ovsplane::netdrv

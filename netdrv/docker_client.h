@@ -64,7 +64,10 @@ struct ContainerInfo {
   std::string sandboxKey;   ///< its network namespace file; empty from a list
   std::string networkMode;  ///< HostConfig.NetworkMode ("none", "bridge", "container:ID"...)
   std::map<std::string, std::string> labels;
-  nlohmann::json raw;  ///< Docker's object as received (inspect result or list entry)
+  std::string restartPolicy;  ///< HostConfig.RestartPolicy.Name ("", "no", "always"...); inspect
+  std::string stateError;     ///< State.Error: why Docker's last start of it failed; inspect
+  int64_t createdMs = 0;      ///< when it was created (ms since the epoch); 0 when unknown
+  nlohmann::json raw;         ///< Docker's object as received (inspect result or list entry)
 };
 
 /**
@@ -147,11 +150,13 @@ class DockerClient {
    * (within a few milliseconds: the connection is closed from a stop callback) or when the
    * daemon ends the stream; an error when the connection fails or Docker refuses the request.
    * Connecting, sending and receiving the reply's header have the client timeout; the stream
-   * itself has none. Exceptions thrown by `onEvent` propagate.
+   * itself has none. Exceptions thrown by `onEvent` propagate. `onConnected` (optional) runs
+   * once Docker has accepted the request, before the first event: what happened before it is
+   * not reported (look at the containers then).
    */
   Result<void> followEvents(const std::map<std::string, std::string>& labelFilters,
                             std::function<bool(const nlohmann::json& event)> onEvent,
-                            std::stop_token stop);
+                            std::stop_token stop, std::function<void()> onConnected = {});
 
  private:
   class Impl;

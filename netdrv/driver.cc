@@ -4,10 +4,12 @@
 #include <functional>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/fault_point.h"
 #include "netdrv/create_body.h"
 #include "netdrv/naming.h"
 
@@ -38,30 +40,6 @@ std::string newEndpointId() {
 /** A container reference as Docker paths and names carry it, without Docker's leading '/'. */
 std::string withoutSlash(const std::string& ref) {
   return !ref.empty() && ref.front() == '/' ? ref.substr(1) : ref;
-}
-
-std::string labelOf(const RuntimeContainer& container, const char* key) {
-  auto it = container.labels.find(key);
-  return it == container.labels.end() ? std::string() : it->second;
-}
-
-/** What a network-only container's labels say of its endpoint (no VNI, no app id): after a
- *  restart the driver learns its endpoints from them. nullopt unless they are complete. */
-std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net) {
-  auto subnet = ipam::Subnet::parse(labelOf(net, labels::kNetwork));
-  auto ip = ipam::Ipv4Address::parse(labelOf(net, labels::kIp));
-  const std::string id = labelOf(net, labels::kEndpoint);
-  if (!subnet || !ip || id.empty()) return std::nullopt;
-  Endpoint endpoint;
-  endpoint.id = id;
-  endpoint.subnet = *subnet;
-  endpoint.ip = *ip;
-  const std::string mac = labelOf(net, labels::kMac);
-  endpoint.mac = mac.empty() ? endpointNames(id).macString() : mac;
-  endpoint.networkContainerId = net.id;
-  endpoint.hostVeth = endpointNames(id).hostVeth;
-  endpoint.appName = labelOf(net, labels::kApp);
-  return endpoint;
 }
 
 /** Undo actions of an attach, run newest first unless dismissed. */
@@ -114,6 +92,46 @@ nlohmann::json networkContainerBody(const std::string& image, const MovedSetting
 Driver::Driver(DriverConfig config, DriverDependencies dependencies)
     : config_(std::move(config)), deps_(std::move(dependencies)), allocator_(deps_.addresses) {}
 
+std::string labelOf(const RuntimeContainer& container, const char* key) {
+  auto it = container.labels.find(key);
+  return it == container.labels.end() ? std::string() : it->second;
+}
+
+std::string_view endpointStateName(EndpointState state) {
+  switch (state) {
+    case EndpointState::Attaching:
+      return "attaching";
+    case EndpointState::Pending:
+      return "pending";
+    case EndpointState::Committed:
+      return "committed";
+    case EndpointState::Broken:
+      return "broken";
+  }
+  return "unknown";
+}
+
+/** What a network-only container's labels say of its endpoint (no VNI, no app id): after a
+ *  restart the driver learns its endpoints from them. nullopt unless they are complete. */
+std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net) {
+  auto subnet = ipam::Subnet::parse(labelOf(net, labels::kNetwork));
+  auto ip = ipam::Ipv4Address::parse(labelOf(net, labels::kIp));
+  const std::string id = labelOf(net, labels::kEndpoint);
+  if (!subnet || !ip || id.empty()) return std::nullopt;
+  Endpoint endpoint;
+  endpoint.id = id;
+  endpoint.subnet = *subnet;
+  endpoint.ip = *ip;
+  const std::string mac = labelOf(net, labels::kMac);
+  endpoint.mac = mac.empty() ? endpointNames(id).macString() : mac;
+  endpoint.networkContainerId = net.id;
+  endpoint.hostVeth = endpointNames(id).hostVeth;
+  endpoint.appName = labelOf(net, labels::kApp);
+  endpoint.state = EndpointState::Pending;
+  endpoint.since = std::chrono::steady_clock::now();
+  return endpoint;
+}
+
 Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& createBody,
                                                        const std::string& appName) {
   auto request = readNetworkRequest(createBody);
@@ -130,20 +148,32 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   const std::string cidr = subnet.toGatewayString();
   UndoStack undo;
 
+  Endpoint endpoint;
+  endpoint.id = newEndpointId();
+  endpoint.subnet = subnet;
+  endpoint.appName = appName;
+  const EndpointNames names = endpointNames(endpoint.id);
+  endpoint.hostVeth = names.hostVeth;
+  endpoint.mac = (*request)->macAddress.value_or(names.macString());
+  endpoint.state = EndpointState::Attaching;
+  endpoint.since = std::chrono::steady_clock::now();
+  {
+    // Known from the start: the reconciler leaves an attach in progress alone.
+    std::scoped_lock lock(mutex_);
+    endpoints_[endpoint.id] = endpoint;
+  }
+  undo.push("forget endpoint " + endpoint.id, [this, id = endpoint.id]() -> Result<void> {
+    forget(id);
+    return {};
+  });
+
   auto network = deps_.catalog->ensureNetwork(subnet);
   if (!network) {
     return makeError(network.error().code, fmt::format("network {} in the state database: {}", cidr,
                                                        network.error().message));
   }
-
-  Endpoint endpoint;
-  endpoint.id = newEndpointId();
-  endpoint.subnet = subnet;
   endpoint.vni = network->vni;
-  endpoint.appName = appName;
-  const EndpointNames names = endpointNames(endpoint.id);
-  endpoint.hostVeth = names.hostVeth;
-  endpoint.mac = (*request)->macAddress.value_or(names.macString());
+  faultPoint("attach.network");
 
   auto ip = allocator_.allocate(subnet, endpoint.id, (*request)->ip);
   if (!ip) {
@@ -156,6 +186,7 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
     }
     return {};
   });
+  faultPoint("attach.allocated");
 
   auto image = deps_.runtime->ensurePauseImage();
   if (!image) {
@@ -181,8 +212,11 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
     return std::unexpected(networkId.error());
   }
   endpoint.networkContainerId = *networkId;
-  undo.push("remove network-only container " + *networkId,
-            [this, id = *networkId] { return deps_.runtime->remove(id); });
+  undo.push("remove network-only container " + *networkId, [this, id = *networkId] {
+    faultPoint("rollback.container");
+    return deps_.runtime->remove(id);
+  });
+  faultPoint("attach.net-created");
 
   if (auto started = deps_.runtime->start(*networkId); !started) {
     return std::unexpected(started.error());
@@ -195,6 +229,7 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
     return makeError(ErrorCode::Unavailable,
                      fmt::format("network-only container {} is not running", networkName));
   }
+  faultPoint("attach.net-started");
   undo.push("delete veth " + endpoint.hostVeth,
             [this, veth = endpoint.hostVeth] { return deps_.netlink->deleteLink(veth); });
   undo.push("delete OVS port " + endpoint.hostVeth, [this, veth = endpoint.hostVeth] {
@@ -206,8 +241,11 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   if (auto wired = wire(endpoint, running->pid); !wired) {
     return std::unexpected(wired.error());
   }
+  faultPoint("attach.ovs");
 
   patched["HostConfig"]["NetworkMode"] = "container:" + *networkId;
+  endpoint.state = EndpointState::Pending;
+  endpoint.since = std::chrono::steady_clock::now();
   {
     std::scoped_lock lock(mutex_);
     endpoints_[endpoint.id] = endpoint;
@@ -216,6 +254,31 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   spdlog::info("attached endpoint {} ({}) to {} as {} via {}", endpoint.id,
                appName.empty() ? "unnamed" : appName, cidr, ip->toString(), networkName);
   return std::optional<Attached>(Attached{std::move(patched), endpoint.id});
+}
+
+ovsdb::SwitchChanges Driver::plugChanges(const Endpoint& endpoint,
+                                         const std::vector<PeerHost>& peers) {
+  const std::string bridge = bridgeName(endpoint.vni);
+  const std::string cidr = endpoint.subnet.toString();
+  ovsdb::SwitchChanges changes;
+  changes.ensureBridge({.name = bridge,
+                        .datapath = config_.datapath,
+                        .externalIds = {{"ovsplane-network", cidr},
+                                        {"ovsplane-vni", std::to_string(endpoint.vni)}}});
+  for (const PeerHost& peer : peers) {
+    changes.ensureVxlanPort(bridge, tunnelPortName(endpoint.vni, peer.vtepIp), peer.vtepIp,
+                            endpoint.vni, {{"ovsplane-peer", peer.name}});
+  }
+  changes.ensurePort({.bridge = bridge,
+                      .name = endpoint.hostVeth,
+                      .type = "",
+                      .options = {},
+                      .externalIds = {{"ovsplane-endpoint", endpoint.id},
+                                      {"ovsplane-network", cidr},
+                                      {"ovsplane-ip", endpoint.ip.toString()},
+                                      {"attached-mac", endpoint.mac}},
+                      .isProtected = false});
+  return changes;
 }
 
 Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
@@ -231,32 +294,13 @@ Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
   if (auto wired = deps_.netlink->wireContainer(spec, NamespaceRef::ofPid(pid)); !wired) {
     return wired;
   }
+  faultPoint("attach.veth");
 
   auto peers = deps_.catalog->peers();
   if (!peers) {
     return std::unexpected(peers.error());
   }
-  const std::string bridge = bridgeName(endpoint.vni);
-  const std::string cidr = endpoint.subnet.toString();
-  ovsdb::SwitchChanges changes;
-  changes.ensureBridge({.name = bridge,
-                        .datapath = config_.datapath,
-                        .externalIds = {{"ovsplane-network", cidr},
-                                        {"ovsplane-vni", std::to_string(endpoint.vni)}}});
-  for (const PeerHost& peer : *peers) {
-    changes.ensureVxlanPort(bridge, tunnelPortName(endpoint.vni, peer.vtepIp), peer.vtepIp,
-                            endpoint.vni, {{"ovsplane-peer", peer.name}});
-  }
-  changes.ensurePort({.bridge = bridge,
-                      .name = endpoint.hostVeth,
-                      .type = "",
-                      .options = {},
-                      .externalIds = {{"ovsplane-endpoint", endpoint.id},
-                                      {"ovsplane-network", cidr},
-                                      {"ovsplane-ip", endpoint.ip.toString()},
-                                      {"attached-mac", endpoint.mac}},
-                      .isProtected = false});
-  auto cfg = deps_.ovs->apply(changes);
+  auto cfg = deps_.ovs->apply(plugChanges(endpoint, *peers));
   if (!cfg) {
     return std::unexpected(cfg.error());
   }
@@ -269,7 +313,37 @@ Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
   return {};
 }
 
+std::optional<Endpoint> Driver::find(const std::string& endpointId) const {
+  std::scoped_lock lock(mutex_);
+  auto it = endpoints_.find(endpointId);
+  if (it == endpoints_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Endpoint> Driver::findByApp(const std::string& appId) const {
+  if (appId.empty()) return std::nullopt;
+  std::scoped_lock lock(mutex_);
+  for (const auto& [id, endpoint] : endpoints_) {
+    if (endpoint.appId == appId) return endpoint;
+  }
+  return std::nullopt;
+}
+
+void Driver::forget(const std::string& endpointId) {
+  std::scoped_lock lock(mutex_);
+  endpoints_.erase(endpointId);
+}
+
+void Driver::setState(const std::string& endpointId, EndpointState state) {
+  std::scoped_lock lock(mutex_);
+  auto it = endpoints_.find(endpointId);
+  if (it == endpoints_.end() || it->second.state == state) return;
+  it->second.state = state;
+  it->second.since = std::chrono::steady_clock::now();
+}
+
 Result<void> Driver::commit(const std::string& endpointId, const std::string& appId) {
+  faultPoint("commit.before");
   std::scoped_lock lock(mutex_);
   auto it = endpoints_.find(endpointId);
   if (it == endpoints_.end()) {
@@ -277,69 +351,90 @@ Result<void> Driver::commit(const std::string& endpointId, const std::string& ap
                      fmt::format("no pending attach {} (rolled back or never made)", endpointId));
   }
   it->second.appId = appId;
+  if (it->second.state != EndpointState::Broken) {
+    it->second.state = EndpointState::Committed;
+    it->second.since = std::chrono::steady_clock::now();
+  }
   return {};
 }
 
-Result<void> Driver::rollback(const std::string& endpointId) {
-  std::scoped_lock serialized(teardownMutex_);
-  std::optional<Endpoint> endpoint;
-  {
-    std::scoped_lock lock(mutex_);
-    auto it = endpoints_.find(endpointId);
-    if (it == endpoints_.end()) return {};
-    endpoint = it->second;
-  }
-  auto done = teardown(*endpoint);
-  if (done) {
-    std::scoped_lock lock(mutex_);
-    endpoints_.erase(endpointId);
-  }
-  return done;
-}
-
-std::optional<Endpoint> Driver::findEndpoint(const std::string& appRef) const {
-  const std::string ref = withoutSlash(appRef);
-  if (ref.empty()) return std::nullopt;
-  std::scoped_lock lock(mutex_);
-  for (const auto& [id, endpoint] : endpoints_) {
-    if (endpoint.appName == ref || (!endpoint.appId.empty() && endpoint.appId.starts_with(ref))) {
-      return endpoint;
+Result<void> Driver::commitCreated(const std::string& appId, const std::string& hint) {
+  std::string endpointId = hint;
+  if (auto app = deps_.runtime->inspect(appId); app) {
+    const std::string label = labelOf(*app, labels::kEndpoint);
+    if (label.empty()) return {};  // not a container ovsplane attached
+    endpointId = label;
+    if (auto known = find(label); known && known->appName.empty() && !app->name.empty()) {
+      std::scoped_lock lock(mutex_);
+      endpoints_[label].appName = app->name;
     }
   }
-  return std::nullopt;
+  if (endpointId.empty()) {
+    return makeError(ErrorCode::NotFound,
+                     fmt::format("container {} names no ovsplane attach", appId));
+  }
+  return commit(endpointId, appId);
 }
 
-std::optional<Endpoint> Driver::recoverEndpoint(const std::string& appRef) {
-  // After a restart: the app container's label names the endpoint; the network-only container's
-  // labels hold the rest.
-  auto app = deps_.runtime->inspect(appRef);
-  if (!app) return std::nullopt;
-  auto label = app->labels.find(labels::kEndpoint);
-  if (label == app->labels.end()) return std::nullopt;
-  auto networks =
-      deps_.runtime->list({{labels::kRole, "network"}, {labels::kEndpoint, label->second}});
+Result<void> Driver::rollback(const std::string& endpointId) {
+  auto endpoint = find(endpointId);
+  if (!endpoint) return {};
+  if (endpoint->state == EndpointState::Committed || endpoint->state == EndpointState::Broken) {
+    return {};  // an app uses it: never undone by a stray refusal
+  }
+  // An app container carrying this endpoint means Docker did create it (the refusal came from
+  // elsewhere, or the hooks of two identical requests crossed): commit instead.
+  if (auto apps = deps_.runtime->list({{labels::kEndpoint, endpointId}}); apps) {
+    for (const auto& app : *apps) {
+      if (labelOf(app, labels::kRole).empty()) return commit(endpointId, app.id);
+    }
+  }
+  return teardown(*endpoint);
+}
+
+std::optional<Endpoint> Driver::recoverEndpoint(const RuntimeContainer& app) {
+  // The app container's label names the endpoint; the network-only container's labels hold the
+  // rest (after a restart, before the reconciler has looked, or an attach by another process).
+  const std::string label = labelOf(app, labels::kEndpoint);
+  if (label.empty()) return std::nullopt;
+  auto networks = deps_.runtime->list({{labels::kRole, "network"}, {labels::kEndpoint, label}});
   if (!networks || networks->empty()) return std::nullopt;
   auto endpoint = endpointFromLabels(networks->front());
   if (!endpoint) return std::nullopt;
   auto network = deps_.catalog->ensureNetwork(endpoint->subnet);
   if (!network) return std::nullopt;
   endpoint->vni = network->vni;
-  endpoint->appName = app->name;
-  endpoint->appId = app->id;
-  std::scoped_lock lock(mutex_);
-  endpoints_[endpoint->id] = *endpoint;
-  return endpoint;
+  endpoint->appName = app.name;
+  endpoint->appId = app.id;
+  endpoint->state = EndpointState::Committed;
+  adopt(*endpoint);
+  return find(endpoint->id);
 }
 
 Result<void> Driver::ensureWired(const std::string& appRef) {
-  std::optional<Endpoint> endpoint = findEndpoint(appRef);
-  if (!endpoint) endpoint = recoverEndpoint(appRef);
-  if (!endpoint) return {};  // not an ovsplane container
+  auto app = deps_.runtime->inspect(withoutSlash(appRef));
+  if (!app) {
+    if (app.error().code == ErrorCode::NotFound) return {};  // Docker will say so itself
+    return std::unexpected(app.error());
+  }
+  const std::string label = labelOf(*app, labels::kEndpoint);
+  if (label.empty() || !labelOf(*app, labels::kRole).empty()) return {};  // not an ovsplane app
+  std::optional<Endpoint> endpoint = find(label);
+  if (!endpoint) endpoint = recoverEndpoint(*app);
+  if (!endpoint) {
+    return makeError(ErrorCode::NotFound,
+                     fmt::format("the network-only container of {} is gone (removed by hand?): "
+                                 "remove {} and create it again",
+                                 app->name, app->name));
+  }
+  if (endpoint->appId.empty()) (void)commit(endpoint->id, app->id);  // its post-hook was lost
   auto net = deps_.runtime->inspect(endpoint->networkContainerId);
   if (!net) {
-    return makeError(
-        net.error().code == ErrorCode::NotFound ? ErrorCode::NotFound : net.error().code,
-        fmt::format("network-only container of {} is gone: {}", appRef, net.error().message));
+    if (net.error().code == ErrorCode::NotFound) setState(endpoint->id, EndpointState::Broken);
+    return makeError(net.error().code,
+                     fmt::format("the network-only container of {} is gone: {}; remove {} and "
+                                 "create it again",
+                                 app->name, net.error().message, app->name));
   }
   if (!net->running) {
     if (auto started = deps_.runtime->start(endpoint->networkContainerId); !started) {
@@ -347,10 +442,19 @@ Result<void> Driver::ensureWired(const std::string& appRef) {
     }
     net = deps_.runtime->inspect(endpoint->networkContainerId);
     if (!net) return std::unexpected(net.error());
+    faultPoint("wire.start-net");
   }
   if (net->pid == endpoint->wiredPid && net->pid > 0) {
     return {};  // same namespace as when wired
   }
+  spdlog::info("rewiring endpoint {} ({}): network-only container now pid {}", endpoint->id,
+               app->name, net->pid);
+  return rewire(endpoint->id, net->pid);
+}
+
+Result<void> Driver::rewire(const std::string& endpointId, pid_t pid) {
+  auto endpoint = find(endpointId);
+  if (!endpoint) return makeError(ErrorCode::NotFound, "no endpoint " + endpointId);
   // The old veth died with the old namespace. ovs-vswitchd keeps the port's stale device open
   // if the row merely stays: remove the port first, so the new veth is opened afresh.
   ovsdb::SwitchChanges unplug;
@@ -364,17 +468,26 @@ Result<void> Driver::ensureWired(const std::string& appRef) {
       return applied;
     }
   }
-  spdlog::info("rewiring endpoint {} ({}): network-only container now pid {}", endpoint->id, appRef,
-               net->pid);
-  if (auto wired = wire(*endpoint, net->pid); !wired) {
+  faultPoint("wire.unplugged");
+  if (auto wired = wire(*endpoint, pid); !wired) {
     return wired;
   }
-  std::scoped_lock lock(mutex_);
-  endpoints_[endpoint->id].wiredPid = endpoint->wiredPid;
+  markWired(endpointId, pid);
   return {};
 }
 
+void Driver::markWired(const std::string& endpointId, pid_t pid) {
+  std::scoped_lock lock(mutex_);
+  auto it = endpoints_.find(endpointId);
+  if (it != endpoints_.end()) it->second.wiredPid = pid;
+}
+
 Result<void> Driver::teardown(const Endpoint& endpoint) {
+  std::scoped_lock serialized(teardownMutex_);
+  return teardownLocked(endpoint);
+}
+
+Result<void> Driver::teardownLocked(const Endpoint& endpoint) {
   std::optional<Error> first;
   auto note = [&](Result<void> step) {
     if (!step && !first) first = step.error();
@@ -393,37 +506,187 @@ Result<void> Driver::teardown(const Endpoint& endpoint) {
   }
   auto applied = deps_.ovs->apply(changes);
   note(applied ? Result<void>{} : std::unexpected(applied.error()));
+  faultPoint("detach.port");
   note(deps_.netlink->deleteLink(endpoint.hostVeth));
+  faultPoint("detach.veth");
   if (!endpoint.networkContainerId.empty()) {
     note(deps_.runtime->remove(endpoint.networkContainerId));
   }
+  faultPoint("detach.container");
   if (auto released = allocator_.release(endpoint.subnet, endpoint.id); !released) {
     note(std::unexpected(fromIpam(released.error())));
   }
+  faultPoint("detach.released");
   if (first) return std::unexpected(*first);
+  forget(endpoint.id);
+  spdlog::info("detached endpoint {} ({}) from {}", endpoint.id,
+               endpoint.appName.empty() ? endpoint.appId : endpoint.appName,
+               endpoint.subnet.toGatewayString());
   return {};
 }
 
 Result<void> Driver::detach(const std::string& appRef) {
-  std::scoped_lock serialized(teardownMutex_);
-  std::optional<Endpoint> endpoint = findEndpoint(appRef);
-  if (!endpoint) {
-    // Not remembered (e.g. ovsplane restarted): find the network-only container by app name.
-    const std::string ref = withoutSlash(appRef);
-    if (ref.empty()) return {};
-    auto networks = deps_.runtime->list({{labels::kRole, "network"}, {labels::kApp, ref}});
-    if (!networks || networks->empty()) return {};
-    endpoint = endpointFromLabels(networks->front());
-    if (!endpoint) return {};
-  }
-  auto done = teardown(*endpoint);
-  if (done) {
+  const std::string ref = withoutSlash(appRef);
+  if (ref.empty()) return {};
+  // Candidates by what the user typed; each is acted on only once Docker confirms that its app,
+  // by full id, is gone (a name or prefix never removes another container's network).
+  std::vector<Endpoint> candidates;
+  {
     std::scoped_lock lock(mutex_);
-    endpoints_.erase(endpoint->id);
-    spdlog::info("detached endpoint {} ({}) from {}", endpoint->id, appRef,
-                 endpoint->subnet.toGatewayString());
+    for (const auto& [id, endpoint] : endpoints_) {
+      if (endpoint.appId.empty()) continue;
+      if (endpoint.appName == ref || endpoint.appId.starts_with(ref)) {
+        candidates.push_back(endpoint);
+      }
+    }
   }
-  return done;
+  if (candidates.empty()) {
+    // Not remembered (an app attached by another process): its network-only container's label.
+    auto networks = deps_.runtime->list({{labels::kRole, "network"}, {labels::kApp, ref}});
+    if (networks) {
+      for (const auto& net : *networks) {
+        if (auto endpoint = endpointFromLabels(net)) {
+          auto apps = deps_.runtime->list({{labels::kEndpoint, endpoint->id}});
+          bool appLeft = false;
+          if (apps) {
+            for (const auto& app : *apps) appLeft = appLeft || labelOf(app, labels::kRole).empty();
+          }
+          if (apps && !appLeft) candidates.push_back(*endpoint);
+        }
+      }
+    }
+    for (const auto& endpoint : candidates) {
+      if (auto done = teardown(endpoint); !done) return done;
+    }
+    return {};
+  }
+  for (const auto& endpoint : candidates) {
+    auto app = deps_.runtime->inspect(endpoint.appId);
+    if (app) continue;  // still there: another container matched the name or prefix
+    if (app.error().code != ErrorCode::NotFound) return std::unexpected(app.error());
+    if (auto done = teardown(endpoint); !done) return done;
+  }
+  return {};
+}
+
+void Driver::adopt(const Endpoint& learned) {
+  std::scoped_lock lock(mutex_);
+  auto [it, inserted] = endpoints_.try_emplace(learned.id, learned);
+  Endpoint& known = it->second;
+  if (inserted) {
+    if (known.since == std::chrono::steady_clock::time_point{}) {
+      known.since = std::chrono::steady_clock::now();
+    }
+    return;
+  }
+  if (known.state == EndpointState::Attaching) return;  // attach() owns it until it returns
+  if (known.appId.empty() && !learned.appId.empty()) {
+    known.appId = learned.appId;
+    if (known.state == EndpointState::Pending) {
+      known.state = EndpointState::Committed;
+      known.since = std::chrono::steady_clock::now();
+    }
+  }
+  if (!learned.appName.empty()) known.appName = learned.appName;
+  if (known.vni == 0) known.vni = learned.vni;
+  if (known.networkContainerId.empty()) known.networkContainerId = learned.networkContainerId;
+}
+
+void Driver::appRenamed(const std::string& appId, const std::string& name) {
+  std::scoped_lock lock(mutex_);
+  for (auto& [id, endpoint] : endpoints_) {
+    if (endpoint.appId == appId) endpoint.appName = withoutSlash(name);
+  }
+}
+
+Result<void> Driver::containerRemoved(const std::string& id) {
+  if (auto endpoint = findByApp(id)) {
+    return teardown(*endpoint);
+  }
+  std::optional<Endpoint> orphaned;
+  {
+    std::scoped_lock lock(mutex_);
+    for (auto& [endpointId, endpoint] : endpoints_) {
+      if (endpoint.networkContainerId == id && endpoint.state != EndpointState::Attaching) {
+        orphaned = endpoint;
+      }
+    }
+  }
+  if (!orphaned) return {};
+  if (orphaned->state == EndpointState::Committed || orphaned->state == EndpointState::Broken) {
+    if (deps_.runtime->inspect(orphaned->appId)) {
+      setState(orphaned->id, EndpointState::Broken);
+      spdlog::error(
+          "the network-only container of {} ({}) was removed by hand: {} keeps its address and "
+          "network until it stops, then cannot start again; remove {} and create it again",
+          orphaned->appName, orphaned->subnet.toGatewayString(), orphaned->appName,
+          orphaned->appName);
+      return {};
+    }
+  } else if (orphaned->state == EndpointState::Pending) {
+    return {};  // its create may still reach Docker: the reconciler judges it after the grace
+  }
+  return teardown(*orphaned);
+}
+
+std::vector<Error> Driver::replug(const std::vector<Endpoint>& endpoints) {
+  std::vector<Error> errors;
+  if (endpoints.empty()) return errors;
+  auto peers = deps_.catalog->peers();
+  if (!peers) {
+    errors.push_back(peers.error());
+    return errors;
+  }
+  std::map<uint32_t, ovsdb::SwitchChanges> byNetwork;
+  for (const Endpoint& endpoint : endpoints) {
+    if (endpoint.vni == 0) continue;
+    auto changes = plugChanges(endpoint, *peers);
+    auto& batch = byNetwork[endpoint.vni];
+    for (const auto& op : changes.ops()) {
+      switch (op.kind) {
+        case ovsdb::SwitchChanges::Kind::EnsureBridge:
+          batch.ensureBridge(op.bridge);
+          break;
+        case ovsdb::SwitchChanges::Kind::EnsurePort:
+          batch.ensurePort(op.port);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  for (auto& [vni, changes] : byNetwork) {
+    auto applied = deps_.ovs->apply(changes);
+    if (!applied) {
+      errors.push_back(
+          Error{applied.error().code, fmt::format("network {} (bridge {}): {}", vni,
+                                                  bridgeName(vni), applied.error().message)});
+    }
+  }
+  return errors;
+}
+
+Result<void> Driver::releaseAddress(const ipam::Subnet& subnet, const std::string& owner) {
+  if (auto released = allocator_.release(subnet, owner); !released) {
+    return std::unexpected(fromIpam(released.error()));
+  }
+  return {};
+}
+
+bool Driver::drainAttaches(std::chrono::milliseconds limit) const {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    bool attaching = false;
+    {
+      std::scoped_lock lock(mutex_);
+      for (const auto& [id, endpoint] : endpoints_) {
+        attaching = attaching || endpoint.state == EndpointState::Attaching;
+      }
+    }
+    if (!attaching) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 Result<size_t> Driver::reconcileTunnels() {

@@ -49,6 +49,18 @@ struct DriverDependencies {
   NetlinkPtr netlink;
 };
 
+/** Where an endpoint is in its life. */
+enum class EndpointState {
+  Attaching,  ///< attach() is running: nothing of it may be collected
+  Pending,    ///< attached, Docker's answer to the create not seen yet
+  Committed,  ///< the app container exists (appId known)
+  Broken,     ///< the app exists but its network-only container was removed by hand
+};
+std::string_view endpointStateName(EndpointState state);
+
+/** A label's value, "" when absent. */
+std::string labelOf(const RuntimeContainer& container, const char* key);
+
 /** One container attached to an ovsplane network on this host. */
 struct Endpoint {
   std::string id;  ///< endpoint id: owner of the address, label on both containers
@@ -58,10 +70,16 @@ struct Endpoint {
   std::string mac;
   std::string networkContainerId;
   std::string hostVeth;
-  std::string appName;  ///< as given to create (may be empty)
-  std::string appId;    ///< known after commit()
+  std::string appName;  ///< as given to create, then as renamed (may be empty)
+  std::string appId;    ///< the app container's full id, once Docker created it
   pid_t wiredPid = 0;   ///< the network-only container's pid when it was last wired
+  EndpointState state = EndpointState::Attaching;
+  std::chrono::steady_clock::time_point since{};  ///< when it entered `state`
 };
+
+/** What a network-only container's labels say of its endpoint (no VNI, no app id): after a
+ *  restart the driver learns its endpoints from them. nullopt unless they are complete. */
+std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net);
 
 /** The driver's operations, as the adapter calls them (Driver below; test doubles). */
 class NetworkDriver {
@@ -74,6 +92,7 @@ class NetworkDriver {
   virtual Result<std::optional<Attached>> attach(const nlohmann::json& createBody,
                                                  const std::string& appName) = 0;
   virtual Result<void> commit(const std::string& endpointId, const std::string& appId) = 0;
+  virtual Result<void> commitCreated(const std::string& appId, const std::string& hint) = 0;
   virtual Result<void> rollback(const std::string& endpointId) = 0;
   virtual Result<void> ensureWired(const std::string& appRef) = 0;
   virtual Result<void> detach(const std::string& appRef) = 0;
@@ -84,7 +103,9 @@ class NetworkDriver {
  * The network driver: turns "attach this container create request to CIDR X" into a wired
  * network-only container (address, veth, OVS port, VXLAN tunnels), and back. Every attach step
  * registers its undo; a failure rolls back all that was done. commit/rollback/ensureWired/detach
- * are idempotent. Thread-safe: attaches of different containers run concurrently.
+ * are idempotent. Thread-safe: attaches of different containers run concurrently. Endpoints are
+ * keyed by endpoint id (the label on both containers) and, once Docker created the app, by the
+ * app's full container id: names and id prefixes are only ever resolved through Docker.
  */
 class Driver final : public NetworkDriver {
  public:
@@ -99,25 +120,33 @@ class Driver final : public NetworkDriver {
   Result<std::optional<Attached>> attach(const nlohmann::json& createBody,
                                          const std::string& appName) override;
 
-  /** Docker created app container `appId` for the attach `endpointId`. */
+  /** Docker created app container `appId` (full id) for the attach `endpointId`. */
   Result<void> commit(const std::string& endpointId, const std::string& appId) override;
 
-  /** Docker refused the create: undoes the attach. Unknown endpoints are success. */
+  /** Docker answered a create with `appId`: the app's ovsplane.endpoint label names the attach
+   *  (exact even when two identical creates run at once); `hint` is used when it cannot be read.
+   *  An app without the label is success (not ours). */
+  Result<void> commitCreated(const std::string& appId, const std::string& hint) override;
+
+  /** Docker refused the create: undoes the attach. Unknown endpoints are success; so is one
+   *  whose app container exists after all (it is committed instead). */
   Result<void> rollback(const std::string& endpointId) override;
 
   /**
-   * The app container `appRef` (id, id prefix or name, as the user typed it) was started: makes
-   * sure its network-only container runs and is wired (it may have a new namespace). Containers
-   * ovsplane does not know are success.
+   * The app container `appRef` (id, id prefix or name, as the user typed it; resolved through
+   * Docker) is about to start or was started: makes sure its network-only container runs and is
+   * wired (it may have a new namespace). Containers ovsplane does not know are success.
+   * NotFound when the network-only container was removed by hand (the app cannot start).
    */
   Result<void> ensureWired(const std::string& appRef) override;
 
-  /** The app container was removed: removes its port, veth, network-only container and
-   *  address. Unknown containers are success; a partial failure is reported and a retry
-   *  finishes the job. */
+  /** Docker removed the app container `appRef` (as the user typed it): removes its port, veth,
+   *  network-only container and address. Only endpoints whose app Docker no longer knows by its
+   *  full id are touched. Unknown containers are success; a partial failure is reported and a
+   *  retry (or the reconciler) finishes the job. */
   Result<void> detach(const std::string& appRef) override;
 
-  /** The endpoints this driver knows (attached, committed or not). */
+  /** The endpoints this driver knows (attaching, pending, committed or broken). */
   std::vector<Endpoint> endpoints() const override;
 
   /**
@@ -127,11 +156,44 @@ class Driver final : public NetworkDriver {
    */
   Result<size_t> reconcileTunnels();
 
- private:
-  std::optional<Endpoint> findEndpoint(const std::string& appRef) const;
-  std::optional<Endpoint> recoverEndpoint(const std::string& appRef);
-  Result<void> wire(Endpoint& endpoint, pid_t pid);
+  // ---- For the reconciler (netdrv/reconciler.h): the same state, one lock. ----
+
+  /** Learns (or refreshes) an endpoint found in Docker's containers; keeps what is known. */
+  void adopt(const Endpoint& endpoint);
+  /** Docker reported container `id` (full id) destroyed: an app's endpoint is torn down; a
+   *  network-only container removed by hand leaves its app's endpoint Broken (its address stays
+   *  until the app goes: the app still holds the namespace and the address). */
+  Result<void> containerRemoved(const std::string& id);
+  /** Docker renamed app `appId`. */
+  void appRenamed(const std::string& appId, const std::string& name);
+  /** Removes everything of `endpoint` (port, veth, network-only container, address) and forgets
+   *  it. Serialized with every other teardown. */
   Result<void> teardown(const Endpoint& endpoint);
+  /** Wires endpoint `endpointId` into the namespace of `pid` (its network-only container's),
+   *  replacing an older wiring. */
+  Result<void> rewire(const std::string& endpointId, pid_t pid);
+  /** Records that `endpointId` is wired into `pid` (found so after a restart). */
+  void markWired(const std::string& endpointId, pid_t pid);
+  /** Makes OVS hold the bridge and access port of each endpoint (after ovs-vswitchd lost them:
+   *  a wiped conf.db, a del-br), one transaction per network so that one bad network does not
+   *  stop the others. Returns the errors, one per network that failed. */
+  std::vector<Error> replug(const std::vector<Endpoint>& endpoints);
+  /** Releases the address `owner` holds in `subnet` (an orphan the reconciler found). */
+  Result<void> releaseAddress(const ipam::Subnet& subnet, const std::string& owner);
+  /** Waits until no attach is running, at most `limit`; true when none is. */
+  bool drainAttaches(std::chrono::milliseconds limit) const;
+  const DriverConfig& config() const { return config_; }
+  const DriverDependencies& dependencies() const { return deps_; }
+
+ private:
+  std::optional<Endpoint> find(const std::string& endpointId) const;
+  std::optional<Endpoint> findByApp(const std::string& appId) const;
+  std::optional<Endpoint> recoverEndpoint(const RuntimeContainer& app);
+  Result<void> wire(Endpoint& endpoint, pid_t pid);
+  ovsdb::SwitchChanges plugChanges(const Endpoint& endpoint, const std::vector<PeerHost>& peers);
+  Result<void> teardownLocked(const Endpoint& endpoint);
+  void forget(const std::string& endpointId);
+  void setState(const std::string& endpointId, EndpointState state);
 
   DriverConfig config_;
   DriverDependencies deps_;

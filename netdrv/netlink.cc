@@ -311,6 +311,38 @@ class LinuxNetlink final : public Netlink {
     return rtnl_link_get_mtu(link->get());
   }
 
+  Result<std::vector<std::string>> listLinks(std::string_view prefix) override {
+    auto sock = openRouteSocket();
+    if (!sock) {
+      return std::unexpected(sock.error());
+    }
+    nl_cache* cache = nullptr;
+    if (int rc = rtnl_link_alloc_cache(sock->get(), AF_UNSPEC, &cache); rc < 0) {
+      return netlinkError("netlink: list links", rc);
+    }
+    std::vector<std::string> names;
+    for (nl_object* object = nl_cache_get_first(cache); object != nullptr;
+         object = nl_cache_get_next(object)) {
+      const char* name = rtnl_link_get_name(reinterpret_cast<rtnl_link*>(object));
+      if (name != nullptr && std::string_view(name).starts_with(prefix)) names.emplace_back(name);
+    }
+    nl_cache_free(cache);
+    return names;
+  }
+
+  Result<bool> linkExistsIn(const NamespaceRef& ns, std::string_view name) override {
+    auto inside = socketsIn(ns);
+    if (!inside) {
+      return std::unexpected(inside.error());
+    }
+    auto link = getLink(inside->route.get(), name);
+    if (!link) {
+      if (link.error().code == ErrorCode::NotFound) return false;
+      return std::unexpected(link.error());
+    }
+    return true;
+  }
+
  private:
   static Result<void> createAndConfigure(nl_sock* sock, const NamespaceSockets& inside,
                                          const VethSpec& spec, const NamespaceRef& ns) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "ipam/ipv4.h"
 #include "netdrv/error.h"
@@ -71,6 +72,12 @@ class Netlink {
 
   /** The MTU of a link in the caller's namespace (for the underlay: overlay = underlay - 50). */
   virtual Result<uint32_t> linkMtu(std::string_view name) = 0;
+
+  /** The names of the caller's namespace's links that start with `prefix` (one dump). */
+  virtual Result<std::vector<std::string>> listLinks(std::string_view prefix) = 0;
+
+  /** Whether namespace `ns` has a link `name`. NotFound when the namespace is gone. */
+  virtual Result<bool> linkExistsIn(const NamespaceRef& ns, std::string_view name) = 0;
 };
 
 using NetlinkPtr = std::shared_ptr<Netlink>;

@@ -76,6 +76,29 @@ class StateCatalog final : public NetworkCatalog {
     }
     return out;
   }
+  Result<std::vector<HostAddress>> hostAddresses() override {
+    auto rows = store_->addresses();
+    if (!rows) return std::unexpected(fromOvsdb(rows.error()));
+    std::vector<HostAddress> out;
+    for (const auto& row : *rows) {
+      if (row.host != self_) continue;
+      auto subnet = ipam::Subnet::parse(row.cidr);
+      auto ip = ipam::Ipv4Address::parse(row.ip);
+      if (!subnet || !ip) continue;  // not a row ovsplane could have written
+      out.push_back(HostAddress{*subnet, *ip, row.owner, row.createdAtMs});
+    }
+    return out;
+  }
+  Result<void> announce(const std::string& vtepIp) override {
+    auto done = store_->registerHost(self_, vtepIp);
+    if (!done) return std::unexpected(fromOvsdb(done.error()));
+    return {};
+  }
+  Result<void> withdraw() override {
+    auto done = store_->removeHost(self_);
+    if (!done) return std::unexpected(fromOvsdb(done.error()));
+    return {};
+  }
 
  private:
   std::shared_ptr<ovsdb::StateStore> store_;
@@ -85,8 +108,9 @@ class StateCatalog final : public NetworkCatalog {
 };
 
 RuntimeContainer toRuntime(const ContainerInfo& info) {
-  return RuntimeContainer{info.id, info.name, info.running, static_cast<pid_t>(info.pid),
-                          info.labels};
+  return RuntimeContainer{
+      info.id,     info.name,          info.running,    static_cast<pid_t>(info.pid),
+      info.labels, info.restartPolicy, info.stateError, info.createdMs};
 }
 
 class DockerRuntime final : public ContainerRuntime {
@@ -114,6 +138,28 @@ class DockerRuntime final : public ContainerRuntime {
     if (auto ensured = client_->ensurePauseImage(); !ensured)
       return std::unexpected(ensured.error());
     return std::string(kPauseImage);
+  }
+  Result<void> followEvents(const std::string& label, const std::function<void()>& onConnected,
+                            const std::function<bool(const RuntimeEvent&)>& onEvent,
+                            std::stop_token stop) override {
+    return client_->followEvents(
+        {{label, ""}},
+        [&](const nlohmann::json& event) {
+          if (!event.is_object() || event.value("Type", "") != "container") return true;
+          if (!event.contains("Actor") || !event["Actor"].is_object()) return true;
+          const auto& actor = event["Actor"];
+          RuntimeEvent out;
+          out.action = event.value("Action", "");
+          out.id = actor.value("ID", "");
+          if (actor.contains("Attributes") && actor["Attributes"].is_object()) {
+            for (const auto& [key, value] : actor["Attributes"].items()) {
+              if (value.is_string()) out.attributes[key] = value.get<std::string>();
+            }
+          }
+          if (out.id.empty()) return true;
+          return onEvent(out);
+        },
+        stop, onConnected);
   }
 
  private:

@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -22,8 +24,18 @@ struct RuntimeContainer {
   std::string id;
   std::string name;
   bool running = false;
-  pid_t pid = 0;  ///< 0 when not running
+  pid_t pid = 0;  ///< 0 when not running (and in list() results)
   std::map<std::string, std::string> labels;
+  std::string restartPolicy;  ///< "", "no", "always", "unless-stopped", "on-failure" (inspect)
+  std::string startError;     ///< why Docker's last start of it failed, "" if none (inspect)
+  int64_t createdMs = 0;      ///< when it was created, ms since the epoch; 0 when unknown
+};
+
+/** One container event of the engine (Docker's /events), keyed by the full container id. */
+struct RuntimeEvent {
+  std::string action;  ///< "create", "start", "die", "destroy", "rename", ...
+  std::string id;      ///< the container's full id
+  std::map<std::string, std::string> attributes;  ///< name, labels, oldName (rename)...
 };
 
 /** The container engine (dockerd), as far as the driver uses it. Implementations are
@@ -43,6 +55,13 @@ class ContainerRuntime {
   /** Makes sure the network-only containers' image exists (imported locally, never pulled);
    *  returns its reference. */
   virtual Result<std::string> ensurePauseImage() = 0;
+  /** Calls `onEvent` for each event of a container carrying `label` (any value) until `stop`,
+   *  `onEvent` returning false, or the stream ending (success); an error when it cannot be
+   *  followed. `onConnected` runs once the stream is established, before the first event. */
+  virtual Result<void> followEvents(const std::string& label,
+                                    const std::function<void()>& onConnected,
+                                    const std::function<bool(const RuntimeEvent&)>& onEvent,
+                                    std::stop_token stop) = 0;
 };
 
 /** Open vSwitch configuration, as far as the driver uses it (ovsdb::Switch in production). */
@@ -62,6 +81,14 @@ struct NetworkInfo {
   uint32_t vni = 0;
 };
 
+/** An address the state database records as allocated by this host. */
+struct HostAddress {
+  ipam::Subnet subnet;
+  ipam::Ipv4Address ip;
+  std::string owner;      ///< the endpoint id
+  int64_t createdMs = 0;  ///< when it was reserved (wall clock); 0 when unknown
+};
+
 /** Another host of the cluster: where its tunnels end. */
 struct PeerHost {
   std::string name;
@@ -77,6 +104,13 @@ class NetworkCatalog {
   virtual Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet) = 0;
   /** Every other live host (tunnel endpoints). */
   virtual Result<std::vector<PeerHost>> peers() = 0;
+  /** The addresses this host allocated, every network. */
+  virtual Result<std::vector<HostAddress>> hostAddresses() = 0;
+  /** Registers this host with its tunnel endpoint, or refreshes its row (others drop a host
+   *  that stops refreshing). Idempotent. */
+  virtual Result<void> announce(const std::string& vtepIp) = 0;
+  /** Removes this host's row: the others drop their tunnels to it at once. Idempotent. */
+  virtual Result<void> withdraw() = 0;
 };
 
 /** ovsdb::Switch as SwitchControl. */

@@ -171,6 +171,7 @@ struct ovsplane_st_address {
   const char* owner;
   const char* host;
   const char* mac;
+  long long created_at; /* ms since the epoch (external_ids:created_at); 0 when unknown */
 };
 struct ovsplane_st_host {
   const char* name;

@@ -4,10 +4,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ovsplane-idl.h"
 #include "shim_private.h"
+#include "timeval.h"
 
 void ovsplane_st_create_indexes(struct ovsplane_idl* idl) {
   idl->address_by_ip =
@@ -38,7 +40,9 @@ static void fill_network(const struct ovsplane_network* net, struct ovsplane_st_
 }
 
 static void fill_address(const struct ovsplane_address* row, struct ovsplane_st_address* out) {
+  const char* created = smap_get(&row->external_ids, "created_at");
   *out = (struct ovsplane_st_address){
+      .created_at = created ? atoll(created) : 0,
       .cidr = row->network ? row->network->cidr : "",
       .ip = row->ip,
       .owner = row->owner,
@@ -205,6 +209,11 @@ int ovsplane_st_insert_address(struct ovsplane_txn* txn, const char* cidr, const
   ovsplane_address_set_owner(row, owner);
   ovsplane_address_set_host(row, host);
   ovsplane_address_set_mac(row, mac);
+  /* When it was reserved: the reconciler leaves young rows to the attach that made them. */
+  struct smap ids = SMAP_INITIALIZER(&ids);
+  smap_add_format(&ids, "created_at", "%lld", time_wall_msec());
+  ovsplane_address_set_external_ids(row, &ids);
+  smap_destroy(&ids);
   /* A mutate of one key: concurrent allocations do not conflict on it (last writer wins). */
   ovsplane_network_update_external_ids_setkey(net, "last_reserved", ip);
   return 0;

@@ -23,7 +23,8 @@ NetworkRecord toRecord(const ovsplane_st_network& net) {
 }
 
 AddressRecord toRecord(const ovsplane_st_address& address) {
-  return AddressRecord{address.cidr, address.ip, address.owner, address.host, address.mac};
+  return AddressRecord{address.cidr, address.ip,  address.owner,
+                       address.host, address.mac, address.created_at};
 }
 
 ipam::Error toIpam(const Error& error) {

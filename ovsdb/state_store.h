@@ -27,6 +27,7 @@ struct AddressRecord {
   std::string owner;  ///< container (endpoint) id
   std::string host;   ///< the host that allocated it
   std::string mac;
+  int64_t createdAtMs = 0;  ///< when it was reserved (wall clock); 0 for rows of older versions
 };
 
 struct HostRecord {

@@ -128,11 +128,19 @@ class RecordingDriver final : public netdrv::NetworkDriver {
     if (!wants) return std::optional<Attached>();
     json patched = body;
     patched["HostConfig"]["NetworkMode"] = "container:net-" + name;
-    return std::optional<Attached>(Attached{patched, "ep-" + name});
+    const int n = ++attaches[name];
+    return std::optional<Attached>(
+        Attached{patched, "ep-" + name + (n > 1 ? "-" + std::to_string(n) : std::string())});
   }
+  std::map<std::string, int> attaches;
   netdrv::Result<void> commit(const std::string& ep, const std::string& id) override {
     std::scoped_lock lock(mutex);
     calls.push_back("commit " + ep + " " + id);
+    return {};
+  }
+  netdrv::Result<void> commitCreated(const std::string& id, const std::string& hint) override {
+    std::scoped_lock lock(mutex);
+    calls.push_back("commit " + hint + " " + id);
     return {};
   }
   netdrv::Result<void> rollback(const std::string& ep) override {
@@ -282,12 +290,49 @@ TEST_F(HookServiceTest, PingMetricsAndBadRequests) {
   EXPECT_NE(metrics.find("ovsplane_attach_seconds_count 1"), std::string::npos) << metrics;
 }
 
-TEST_F(HookServiceTest, UnpairedAttachesExpireAndRollBack) {
-  ASSERT_EQ(post(fixture("001-pre-hook-POST-v1.41-containers-create.json")).status, 200U);
-  EXPECT_EQ(service_.expirePending(std::chrono::hours(1)), 0U);
-  EXPECT_EQ(service_.expirePending(std::chrono::seconds(0)), 1U);
-  EXPECT_EQ(driver_->calls.back(), "rollback ep-ps-a");
-  EXPECT_EQ(service_.expirePending(std::chrono::seconds(0)), 0U);
+TEST_F(HookServiceTest, IdenticalCreatesArePairedByTheProxysRequestId) {
+  // Two identical creates at once (same target, same body): their hooks carry different
+  // request ids, and the answers come back in the other order.
+  json first = json::parse(fixture("001-pre-hook-POST-v1.41-containers-create.json"));
+  json second = first;
+  first[kRequestIdField] = "req-1";
+  second[kRequestIdField] = "req-2";
+  ASSERT_EQ(post(first.dump()).status, 200U);
+  ASSERT_EQ(post(second.dump()).status, 200U);
+  post(postHookFor(second.dump(), 409, R"({"message":"Conflict"})"));
+  post(postHookFor(first.dump(), 201, R"({"Id":"0d1e2f","Warnings":[]})"));
+  EXPECT_EQ(driver_->calls,
+            (std::vector<std::string>{"attach ps-a", "attach ps-a", "rollback ep-ps-a-2",
+                                      "commit ep-ps-a 0d1e2f"}));
+}
+
+TEST_F(HookServiceTest, ACreateIsCommittedByItsIdEvenWhenThePairingMisses) {
+  // An adapter before ovsplane's rewrote the body: the post-hook's original body differs from
+  // what ovsplane's pre-hook saw, so nothing pairs; the created container's label still does.
+  const std::string pre = fixture("001-pre-hook-POST-v1.41-containers-create.json");
+  ASSERT_EQ(post(pre).status, 200U);
+  json other = json::parse(pre);
+  json body = json::parse(other["ClientRequest"]["Body"].get<std::string>());
+  body["Labels"]["added-by"] = "another adapter";
+  other["ClientRequest"]["Body"] = body.dump();
+  post(postHookFor(other.dump(), 201, R"({"Id":"0d1e2f","Warnings":[]})"));
+  EXPECT_EQ(driver_->calls, (std::vector<std::string>{"attach ps-a", "commit  0d1e2f"}));
+}
+
+TEST_F(HookServiceTest, AStartIsWiredBeforeDockerStartsTheApp) {
+  const std::string pre =
+      json{{"PowerstripProtocolVersion", 1},
+           {"Type", "pre-hook"},
+           {"ClientRequest",
+            {{"Method", "POST"}, {"Request", "/v1.41/containers/web/start"}, {"Body", nullptr}}}}
+          .dump();
+  EXPECT_EQ(post(pre).status, 200U);
+  EXPECT_EQ(driver_->calls, (std::vector<std::string>{"ensureWired web"}));
+  driver_->failWire =
+      netdrv::Error{netdrv::ErrorCode::NotFound, "its network-only container is gone"};
+  const HttpAnswer refused = post(pre);
+  EXPECT_EQ(refused.status, 404U);
+  EXPECT_NE(refused.body.find("cannot start web"), std::string::npos) << refused.body;
 }
 
 }  // namespace

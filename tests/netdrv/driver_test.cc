@@ -293,20 +293,78 @@ TEST_F(DriverTest, DetachAfterARestartFindsTheNetworkContainerByLabel) {
 TEST_F(DriverTest, EnsureWiredRewiresAfterTheNetworkContainerRestarted) {
   auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
   ASSERT_TRUE(attached.has_value());
-  ASSERT_TRUE(driver_->commit((*attached)->endpointId, "feedface00112233").has_value());
+  const std::string netId = runtime_->containers.begin()->first;
+  auto appId = runtime_->create((*attached)->body, "app");  // Docker creates the app
+  ASSERT_TRUE(appId.has_value());
+  ASSERT_TRUE(driver_->commitCreated(*appId, "").has_value());  // by its label
+  EXPECT_EQ(driver_->endpoints().front().appId, *appId);
+  EXPECT_EQ(driver_->endpoints().front().state, EndpointState::Committed);
   EXPECT_EQ(netlink_->wireCalls, 1);
   ASSERT_TRUE(driver_->ensureWired("app").has_value());
   EXPECT_EQ(netlink_->wireCalls, 1);  // same namespace: nothing to do
 
-  const std::string netId = runtime_->containers.begin()->first;
-  runtime_->stop(netId);
-  ASSERT_TRUE(driver_->ensureWired("feedface").has_value());
+  runtime_->stop(netId);  // e.g. dockerd restarted: the app's start would fail without it
+  ASSERT_TRUE(driver_->ensureWired(appId->substr(0, 6)).has_value());
   EXPECT_EQ(netlink_->wireCalls, 2);
   const auto pid = runtime_->containers.at(netId).info.pid;
   EXPECT_GT(pid, 0);
+  EXPECT_TRUE(runtime_->containers.at(netId).info.running);
   EXPECT_EQ(netlink_->links.begin()->second.second, "/proc/" + std::to_string(pid) + "/ns/net");
   EXPECT_EQ(leases("10.0.6.0/24"), 1U);  // the same address
   EXPECT_TRUE(driver_->ensureWired("unknown-container").has_value());
+
+  runtime_->containers.erase(netId);  // the network-only container removed by hand
+  auto refused = driver_->ensureWired("app");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("remove app and create it again"), std::string::npos)
+      << refused.error().message;
+}
+
+TEST_F(DriverTest, DetachActsOnlyOnAppsDockerNoLongerKnows) {
+  // Two apps whose names share a prefix: removing "web" must not touch "web2", and a prefix
+  // that still matches a live container touches nothing.
+  std::vector<std::string> ids;
+  for (const char* name : {"web", "web2"}) {
+    auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), name);
+    ASSERT_TRUE(attached.has_value());
+    auto id = runtime_->create((*attached)->body, name);
+    ASSERT_TRUE(id.has_value());
+    ASSERT_TRUE(driver_->commit((*attached)->endpointId, *id).has_value());
+    ids.push_back(*id);
+  }
+  ASSERT_TRUE(driver_->detach("web").has_value());  // Docker still has both
+  EXPECT_EQ(driver_->endpoints().size(), 2U);
+  runtime_->containers.erase(ids[0]);  // Docker removed "web"
+  ASSERT_TRUE(driver_->detach("web").has_value());
+  ASSERT_EQ(driver_->endpoints().size(), 1U);
+  EXPECT_EQ(driver_->endpoints().front().appName, "web2");
+  EXPECT_EQ(leases("10.0.6.0/24"), 1U);
+}
+
+TEST_F(DriverTest, ARollbackNeverUndoesAnEndpointDockerCreated) {
+  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "");
+  ASSERT_TRUE(attached.has_value());
+  auto id = runtime_->create((*attached)->body, "");  // Docker did create it
+  ASSERT_TRUE(id.has_value());
+  ASSERT_TRUE(driver_->rollback((*attached)->endpointId).has_value());  // a crossed refusal
+  ASSERT_EQ(driver_->endpoints().size(), 1U);
+  EXPECT_EQ(driver_->endpoints().front().appId, *id);
+  EXPECT_EQ(leases("10.0.6.0/24"), 1U);
+}
+
+TEST_F(DriverTest, ARemovedNetworkContainerLeavesItsAppBrokenWithItsAddress) {
+  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+  ASSERT_TRUE(attached.has_value());
+  const std::string netId = runtime_->containers.begin()->first;
+  auto id = runtime_->create((*attached)->body, "app");
+  ASSERT_TRUE(driver_->commit((*attached)->endpointId, *id).has_value());
+  runtime_->containers.erase(netId);
+  ASSERT_TRUE(driver_->containerRemoved(netId).has_value());
+  EXPECT_EQ(driver_->endpoints().front().state, EndpointState::Broken);
+  EXPECT_EQ(leases("10.0.6.0/24"), 1U);  // the app still holds the namespace and the address
+  runtime_->containers.erase(*id);
+  ASSERT_TRUE(driver_->containerRemoved(*id).has_value());
+  expectNothingLeft("10.0.6.0/24");
 }
 
 TEST_F(DriverTest, TunnelsFollowTheClusterMembership) {

@@ -1,6 +1,7 @@
 #pragma once
 // Test doubles for the driver's seams: in-memory, with a failure switch per operation.
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -33,6 +34,8 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
   };
   std::map<std::string, Container> containers;  // by id
   int nextPid = 1000;
+  int64_t createdMs = 0;             ///< what create() records as the creation time (0: unknown)
+  std::vector<RuntimeEvent> events;  ///< what followEvents() delivers, then it returns
   mutable std::mutex mutex;
 
   Result<std::string> create(const nlohmann::json& body, const std::string& name) override {
@@ -44,7 +47,7 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
       }
     }
     const std::string id = "c" + std::to_string(containers.size() + 1) + std::string(60, '0');
-    RuntimeContainer info{id, name, false, 0, {}};
+    RuntimeContainer info{id, name, false, 0, {}, "", "", createdMs};
     if (body.contains("Labels")) {
       for (const auto& [k, v] : body["Labels"].items()) info.labels[k] = v.get<std::string>();
     }
@@ -80,13 +83,14 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
   }
   Result<std::vector<RuntimeContainer>> list(
       const std::map<std::string, std::string>& labels) override {
+    if (fails("list")) return failure("list");
     std::scoped_lock lock(mutex);
     std::vector<RuntimeContainer> out;
     for (const auto& [id, c] : containers) {
       bool all = true;
       for (const auto& [k, v] : labels) {
         auto it = c.info.labels.find(k);
-        all = all && it != c.info.labels.end() && it->second == v;
+        all = all && it != c.info.labels.end() && (v.empty() || it->second == v);
       }
       if (all) out.push_back(c.info);
     }
@@ -95,6 +99,16 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
   Result<std::string> ensurePauseImage() override {
     if (fails("ensurePauseImage")) return failure("ensurePauseImage");
     return std::string("ovsplane/pause:1");
+  }
+  Result<void> followEvents(const std::string&, const std::function<void()>& onConnected,
+                            const std::function<bool(const RuntimeEvent&)>& onEvent,
+                            std::stop_token) override {
+    if (fails("events")) return failure("events");
+    if (onConnected) onConnected();
+    for (const auto& event : events) {
+      if (!onEvent(event)) break;
+    }
+    return {};
   }
   /** Simulates the network-only container restarting with a new namespace. */
   void restart(const std::string& id) {
@@ -133,6 +147,25 @@ class FakeNetlink final : public Netlink, public FailureSwitch {
     return links.contains(std::string(name));
   }
   Result<uint32_t> linkMtu(std::string_view) override { return 1500U; }
+  Result<std::vector<std::string>> listLinks(std::string_view prefix) override {
+    if (fails("listLinks")) return failure("listLinks");
+    std::scoped_lock lock(mutex);
+    std::vector<std::string> out;
+    for (const auto& [name, link] : links) {
+      if (name.starts_with(prefix)) out.push_back(name);
+    }
+    return out;
+  }
+  /** Namespaces (paths) whose container end is gone although the host end stays. */
+  std::set<std::string> emptyNamespaces;
+  Result<bool> linkExistsIn(const NamespaceRef& ns, std::string_view) override {
+    std::scoped_lock lock(mutex);
+    if (emptyNamespaces.contains(ns.path())) return false;
+    for (const auto& [name, link] : links) {
+      if (link.second == ns.path()) return true;
+    }
+    return false;
+  }
 };
 
 class FakeSwitch final : public SwitchControl, public FailureSwitch {
@@ -206,6 +239,21 @@ class FakeCatalog final : public NetworkCatalog, public FailureSwitch {
     if (fails("peers")) return failure("peers");
     return peerHosts;
   }
+  /** What hostAddresses() reports: the test fills it from the address store. */
+  std::function<std::vector<HostAddress>()> addressesOfHost = [] {
+    return std::vector<HostAddress>{};
+  };
+  std::vector<std::string> announced;
+  Result<std::vector<HostAddress>> hostAddresses() override {
+    if (fails("hostAddresses")) return failure("hostAddresses");
+    return addressesOfHost();
+  }
+  Result<void> announce(const std::string& vtepIp) override {
+    std::scoped_lock lock(mutex);
+    announced.push_back(vtepIp);
+    return {};
+  }
+  Result<void> withdraw() override { return {}; }
 };
 
 }  // namespace ovsplane::netdrv::testing

@@ -1,0 +1,420 @@
+#include "netdrv/reconciler.h"
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/fault_point.h"
+#include "netdrv/naming.h"
+
+namespace ovsplane::netdrv {
+namespace {
+
+int64_t wallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/** A failure that repeats every second (a database down) is a warning once, then debug until
+ *  it works again (said at info). */
+class RepeatedTrouble {
+ public:
+  explicit RepeatedTrouble(std::string what) : what_(std::move(what)) {}
+  void report(const Result<void>& result) {
+    if (!result) {
+      if (!failing_) {
+        spdlog::warn("{}: {} (repeats at debug level until it works again)", what_,
+                     result.error().message);
+      } else {
+        spdlog::debug("{}: {}", what_, result.error().message);
+      }
+      failing_ = true;
+    } else if (failing_) {
+      spdlog::info("{}: works again", what_);
+      failing_ = false;
+    }
+  }
+
+ private:
+  std::string what_;
+  bool failing_ = false;
+};
+
+/** Docker tried to start an app with a restart policy and gave up (its network-only container
+ *  was not running: moby#50326): the reconciler starts it once its network is wired. A user's
+ *  own `docker stop` leaves no start error, so it stays stopped. */
+bool dockerGaveUp(const RuntimeContainer& app, bool networkRunning) {
+  const bool policy = app.restartPolicy == "always" || app.restartPolicy == "unless-stopped" ||
+                      app.restartPolicy == "on-failure";
+  return policy && !app.startError.empty() &&
+         (!networkRunning || app.startError.find("network") != std::string::npos);
+}
+
+std::string appLabel(const Endpoint& endpoint) {
+  if (!endpoint.appName.empty()) return endpoint.appName;
+  if (!endpoint.appId.empty()) return endpoint.appId.substr(0, 12);
+  return "endpoint " + endpoint.id;
+}
+
+/** Docker's containers as the pass sees them: by endpoint id. */
+struct DockerView {
+  std::map<std::string, RuntimeContainer> apps;  ///< app containers (no role label)
+  std::map<std::string, RuntimeContainer> nets;  ///< network-only containers
+};
+
+Result<DockerView> lookAtDocker(ContainerRuntime& runtime) {
+  auto labelled = runtime.list({{labels::kEndpoint, ""}});
+  if (!labelled) return std::unexpected(labelled.error());
+  DockerView view;
+  for (auto& container : *labelled) {
+    const std::string endpoint = labelOf(container, labels::kEndpoint);
+    if (endpoint.empty()) continue;
+    if (labelOf(container, labels::kRole) == "network") {
+      view.nets[endpoint] = container;
+    } else if (labelOf(container, labels::kRole).empty()) {
+      view.apps[endpoint] = container;
+    }
+  }
+  return view;
+}
+
+}  // namespace
+
+Reconciler::Reconciler(ReconcilerConfig config, std::shared_ptr<Driver> driver)
+    : config_(std::move(config)), driver_(std::move(driver)) {}
+
+Reconciler::~Reconciler() { stop(); }
+
+Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
+  std::scoped_lock pass(passMutex_);
+  const DriverDependencies& deps = driver_->dependencies();
+  auto docker = lookAtDocker(*deps.runtime);
+  if (!docker) {
+    return makeError(docker.error().code,
+                     fmt::format("cannot look at Docker's containers: {}", docker.error().message));
+  }
+  ReconcileReport report;
+  auto act = [&](std::string what, const std::function<Result<void>()>& change) {
+    report.changes.push_back(what);
+    if (dryRun) return;
+    if (auto done = change(); !done) {
+      report.failures.push_back(fmt::format("{}: {}", what, done.error().message));
+    }
+  };
+
+  // 1. Learn the endpoints Docker's labels describe (after a restart: all of them).
+  for (const auto& [endpointId, net] : docker->nets) {
+    auto endpoint = endpointFromLabels(net);
+    if (!endpoint) continue;
+    if (auto app = docker->apps.find(endpointId); app != docker->apps.end()) {
+      endpoint->appId = app->second.id;
+      endpoint->appName = app->second.name;
+      endpoint->state = EndpointState::Committed;
+    }
+    if (auto network = deps.catalog->ensureNetwork(endpoint->subnet)) {
+      endpoint->vni = network->vni;
+    }
+    driver_->adopt(*endpoint);
+  }
+
+  // What exists now (listed before the endpoints are: an attach that creates a veth or a port
+  // after this is already known as attaching, so its objects are never taken for orphans).
+  auto links = deps.netlink->listLinks("ovh");
+  auto ports = deps.ovs->ownedPorts();
+  const std::vector<Endpoint> known = driver_->endpoints();
+  const int64_t wallNow = wallNowMs();
+  const auto steadyNow = std::chrono::steady_clock::now();
+  const auto graceMs = config_.grace.count();
+
+  // 2. Endpoints whose app or network-only container is gone.
+  std::vector<const Endpoint*> live;  // app and network-only container both exist
+  for (const Endpoint& endpoint : known) {
+    if (endpoint.state == EndpointState::Attaching) continue;
+    const auto app = docker->apps.find(endpoint.id);
+    const auto net = docker->nets.find(endpoint.id);
+    if (app == docker->apps.end()) {
+      const bool youngPending =
+          endpoint.state == EndpointState::Pending && steadyNow - endpoint.since < config_.grace;
+      const bool youngContainer = net != docker->nets.end() && net->second.createdMs > 0 &&
+                                  wallNow - net->second.createdMs < graceMs;
+      if (youngPending || youngContainer) continue;  // its create may still reach Docker
+      act(fmt::format("remove endpoint {} ({} on {}): no app container", endpoint.id,
+                      endpoint.ip.toString(), endpoint.subnet.toGatewayString()),
+          [&] {
+            faultPoint("gc.container");
+            return driver_->teardown(endpoint);
+          });
+      continue;
+    }
+    if (net == docker->nets.end()) {
+      if (endpoint.state != EndpointState::Broken) {
+        act(fmt::format("mark {} broken: its network-only container was removed by hand",
+                        appLabel(endpoint)),
+            [&] { return driver_->containerRemoved(endpoint.networkContainerId); });
+      }
+      continue;
+    }
+    live.push_back(&endpoint);
+  }
+
+  // 3. Addresses of this host that no endpoint owns.
+  std::set<std::string> owners;
+  for (const Endpoint& endpoint : known) owners.insert(endpoint.id);
+  for (const auto& [endpointId, net] : docker->nets) owners.insert(endpointId);
+  if (auto addresses = deps.catalog->hostAddresses(); !addresses) {
+    report.failures.push_back("addresses in the state database: " + addresses.error().message);
+  } else {
+    for (const HostAddress& address : *addresses) {
+      if (owners.contains(address.owner)) continue;
+      if (address.createdMs > 0 && wallNow - address.createdMs < graceMs) continue;
+      act(fmt::format("release address {} of {} (owner {}: no container)", address.ip.toString(),
+                      address.subnet.toString(), address.owner),
+          [&] {
+            auto released = driver_->releaseAddress(address.subnet, address.owner);
+            faultPoint("gc.released");
+            return released;
+          });
+    }
+  }
+
+  // 4. Apps Docker gave up on; network-only containers that lost their wiring.
+  std::set<std::string> veths;
+  if (links) veths.insert(links->begin(), links->end());
+  if (!links) report.failures.push_back("listing links: " + links.error().message);
+  for (const Endpoint* endpoint : live) {
+    const RuntimeContainer& app = docker->apps.at(endpoint->id);
+    const RuntimeContainer& net = docker->nets.at(endpoint->id);
+    if (!app.running) {
+      auto full = deps.runtime->inspect(app.id);
+      if (!full || !dockerGaveUp(*full, net.running)) continue;
+      act(fmt::format("start {} (restart policy {}; Docker could not start it: {})",
+                      appLabel(*endpoint), full->restartPolicy, full->startError),
+          [&]() -> Result<void> { return restartApp(*endpoint, app.id, net.id); });
+      continue;
+    }
+    if (!net.running || !links) continue;  // the app keeps the namespace it has
+    if (endpoint->wiredPid != 0 && veths.contains(endpoint->hostVeth)) continue;
+    auto inspected = deps.runtime->inspect(net.id);
+    if (!inspected || inspected->pid <= 0) continue;
+    if (veths.contains(endpoint->hostVeth)) {
+      // After a restart: wired if its namespace has the container end.
+      auto inside = deps.netlink->linkExistsIn(NamespaceRef::ofPid(inspected->pid), "eth0");
+      if (inside && *inside) {
+        driver_->markWired(endpoint->id, inspected->pid);
+        continue;
+      }
+    }
+    act(fmt::format("rewire {} ({}) into its network-only container (pid {})", appLabel(*endpoint),
+                    endpoint->ip.toString(), inspected->pid),
+        [&] { return driver_->rewire(endpoint->id, inspected->pid); });
+  }
+
+  // 5. Veths and OVS access ports that no endpoint has; access ports OVS lost.
+  std::set<std::string> wanted;
+  for (const Endpoint& endpoint : known) wanted.insert(endpoint.hostVeth);
+  for (const std::string& veth : veths) {
+    if (wanted.contains(veth)) continue;
+    act(fmt::format("delete veth {} (no endpoint)", veth),
+        [&] { return deps.netlink->deleteLink(veth); });
+  }
+  if (!ports) {
+    report.failures.push_back("listing OVS ports: " + ports.error().message);
+    return report;
+  }
+  std::set<std::string> plugged;
+  for (const auto& port : *ports) {
+    if (!port.type.empty() || !port.externalIds.contains("ovsplane-endpoint")) continue;
+    plugged.insert(port.name);
+    if (wanted.contains(port.name)) continue;
+    act(fmt::format("delete OVS port {} of bridge {} (no endpoint)", port.name, port.bridge), [&] {
+      ovsdb::SwitchChanges changes;
+      changes.deletePort(port.name);
+      auto applied = deps.ovs->apply(changes);
+      return applied ? Result<void>{} : std::unexpected(applied.error());
+    });
+  }
+  std::vector<Endpoint> lost;
+  for (const Endpoint* endpoint : live) {
+    if (endpoint->wiredPid != 0 && veths.contains(endpoint->hostVeth) &&
+        !plugged.contains(endpoint->hostVeth)) {
+      lost.push_back(*endpoint);
+    }
+  }
+  if (!lost.empty()) {
+    act(fmt::format("re-add {} access port(s) OVS lost (bridge deleted or database wiped)",
+                    lost.size()),
+        [&]() -> Result<void> {
+          auto errors = driver_->replug(lost);
+          if (errors.empty()) return {};
+          std::string all;
+          for (const auto& error : errors) all += (all.empty() ? "" : "; ") + error.message;
+          return makeError(ErrorCode::Unavailable, all);
+        });
+  }
+  return report;
+}
+
+Result<void> Reconciler::restartApp(const Endpoint& endpoint, const std::string& appId,
+                                    const std::string& netId) {
+  const DriverDependencies& deps = driver_->dependencies();
+  if (auto started = deps.runtime->start(netId); !started) return started;
+  faultPoint("reconcile.net-started");
+  auto net = deps.runtime->inspect(netId);
+  if (!net) return std::unexpected(net.error());
+  if (!net->running || net->pid <= 0) {
+    return makeError(ErrorCode::Unavailable, "its network-only container did not stay up");
+  }
+  if (net->pid != endpoint.wiredPid) {
+    if (auto wired = driver_->rewire(endpoint.id, net->pid); !wired) return wired;
+  }
+  faultPoint("reconcile.before-app-start");
+  return deps.runtime->start(appId);
+}
+
+void Reconciler::onEvent(const RuntimeEvent& event) {
+  auto attribute = [&](const char* key) {
+    auto it = event.attributes.find(key);
+    return it == event.attributes.end() ? std::string() : it->second;
+  };
+  const bool isApp = attribute(labels::kRole).empty();
+  if (event.action == "destroy") {
+    if (auto removed = driver_->containerRemoved(event.id); !removed) {
+      spdlog::warn("cleaning up after container {} was removed: {}", event.id,
+                   removed.error().message);
+      trigger();
+    }
+  } else if (event.action == "create" && isApp) {
+    // The create's post-hook may never come (a crash, a client gone): the label commits it.
+    const std::string endpointId = attribute(labels::kEndpoint);
+    if (!endpointId.empty() && driver_->commit(endpointId, event.id)) {
+      if (const std::string name = attribute("name"); !name.empty()) {
+        driver_->appRenamed(event.id, name);
+      }
+    }
+  } else if (event.action == "start" && isApp) {
+    // Started behind ovsplane's back (a restart policy, dockerd directly): check its wiring.
+    if (auto wired = driver_->ensureWired(event.id); !wired) {
+      spdlog::warn("container {} started but its network is not ready: {}", event.id,
+                   wired.error().message);
+    }
+  } else if (event.action == "rename" && isApp) {
+    driver_->appRenamed(event.id, attribute("name"));
+  } else if (event.action == "die" && !isApp) {
+    trigger();  // a network-only container stopped: let the pass look
+  }
+}
+
+void Reconciler::trigger() {
+  {
+    std::scoped_lock lock(mutex_);
+    triggered_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool Reconciler::sleepFor(std::stop_token& stop, std::chrono::milliseconds span) {
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, stop, span, [] { return false; });
+  return !stop.stop_requested();
+}
+
+void Reconciler::passLoop(std::stop_token stop) {
+  RepeatedTrouble trouble("reconciling");
+  while (!stop.stop_requested()) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, stop, config_.interval, [this] { return triggered_; });
+      triggered_ = false;
+    }
+    if (stop.stop_requested()) break;
+    auto report = reconcile(false);
+    if (!report) {
+      trouble.report(std::unexpected(report.error()));
+      continue;
+    }
+    trouble.report({});
+    for (const auto& change : report->changes) spdlog::info("reconciler: {}", change);
+    for (const auto& failure : report->failures) spdlog::warn("reconciler: {}", failure);
+  }
+}
+
+void Reconciler::eventLoop(std::stop_token stop) {
+  RepeatedTrouble trouble("following Docker events");
+  while (!stop.stop_requested()) {
+    auto followed = driver_->dependencies().runtime->followEvents(
+        labels::kEndpoint, [this] { trigger(); },  // (re)connected: what did we miss?
+        [this](const RuntimeEvent& event) {
+          try {
+            onEvent(event);
+          } catch (const std::exception& e) {
+            spdlog::error("handling Docker event {} of {}: {}", event.action, event.id, e.what());
+          }
+          return true;
+        },
+        stop);
+    trouble.report(followed);
+    if (!sleepFor(stop, std::chrono::seconds(1))) break;
+  }
+}
+
+void Reconciler::tickLoop(std::stop_token stop) {
+  RepeatedTrouble tunnels("reconciling tunnels");
+  RepeatedTrouble host("refreshing this host's row");
+  const DriverDependencies& deps = driver_->dependencies();
+  auto lastRefresh = std::chrono::steady_clock::now();
+  while (sleepFor(stop, config_.tunnelInterval)) {
+    auto changed = driver_->reconcileTunnels();
+    tunnels.report(changed ? Result<void>{} : std::unexpected(changed.error()));
+    // OVS lost an access port of a wired endpoint (del-br, a wiped database): a pass re-adds it.
+    // Only a new loss triggers: one the pass cannot fix (the app is stopped) must not make
+    // every second a pass.
+    if (auto ports = deps.ovs->ownedPorts()) {
+      std::set<std::string> plugged;
+      for (const auto& port : *ports) plugged.insert(port.name);
+      std::set<std::string> lost;
+      for (const Endpoint& endpoint : driver_->endpoints()) {
+        if (endpoint.wiredPid != 0 && endpoint.state != EndpointState::Attaching &&
+            !plugged.contains(endpoint.hostVeth)) {
+          lost.insert(endpoint.hostVeth);
+        }
+      }
+      for (const auto& name : lost) {
+        if (!lostPorts_.contains(name)) {
+          trigger();
+          break;
+        }
+      }
+      lostPorts_ = std::move(lost);
+    }
+    if (!config_.vtepIp.empty() &&
+        std::chrono::steady_clock::now() - lastRefresh >= config_.hostRefresh) {
+      lastRefresh = std::chrono::steady_clock::now();
+      host.report(deps.catalog->announce(config_.vtepIp));
+    }
+  }
+}
+
+void Reconciler::start() {
+  if (!threads_.empty()) return;
+  threads_.emplace_back([this](std::stop_token stop) { passLoop(stop); });
+  threads_.emplace_back([this](std::stop_token stop) { eventLoop(stop); });
+  threads_.emplace_back([this](std::stop_token stop) { tickLoop(stop); });
+}
+
+void Reconciler::stop() {
+  if (threads_.empty()) return;
+  for (auto& thread : threads_) thread.request_stop();
+  wake_.notify_all();
+  threads_.clear();  // joins
+  if (!config_.vtepIp.empty()) {
+    // Leaving the cluster: the other hosts drop their tunnels to this one at once.
+    if (auto removed = driver_->dependencies().catalog->withdraw(); !removed) {
+      spdlog::warn("removing this host from the state database: {}", removed.error().message);
+    }
+  }
+}
+
+}  // namespace ovsplane::netdrv
