@@ -1,8 +1,11 @@
 #include "adapter/cli.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -12,6 +15,8 @@
 
 #include "adapter/daemon.h"
 #include "ipam/ipv4.h"
+#include "netdrv/docker_client.h"
+#include "netdrv/driver.h"
 #include "ovsdb/schema_probe.h"
 #include "ovsdb/state_store.h"
 
@@ -64,9 +69,47 @@ std::string ageOf(int64_t whenMs) {
   return seconds < 120 ? fmt::format("{}s", seconds) : fmt::format("{}m", seconds / 60);
 }
 
+/** This host's containers by endpoint id, as `endpoint ls` shows them: the app's name and a
+ *  state (running, stopped, broken: its network-only container is gone, pending: no app yet). */
+struct LocalEndpointView {
+  std::map<std::string, std::pair<std::string, std::string>> byEndpoint;  // id -> name, state
+  bool reachable = false;
+};
+
+LocalEndpointView lookAtLocalDocker(const std::string& dockerAddress, int timeoutMs) {
+  LocalEndpointView view;
+  netdrv::DockerClient docker(
+      netdrv::DockerClientOptions{.socketPath = dockerAddress,
+                                  .apiVersion = "",
+                                  .timeout = std::chrono::milliseconds(timeoutMs)});
+  auto containers = docker.listContainers({{netdrv::labels::kEndpoint, ""}}, true);
+  if (!containers) return view;
+  view.reachable = true;
+  std::map<std::string, bool> netRunning;
+  for (const auto& c : *containers) {
+    auto role = c.labels.find(netdrv::labels::kRole);
+    if (role != c.labels.end()) netRunning[c.labels.at(netdrv::labels::kEndpoint)] = c.running;
+  }
+  for (const auto& c : *containers) {
+    if (c.labels.contains(netdrv::labels::kRole)) continue;
+    const std::string& endpoint = c.labels.at(netdrv::labels::kEndpoint);
+    auto net = netRunning.find(endpoint);
+    const char* state = net == netRunning.end() ? "broken"
+                        : !c.running            ? "stopped"
+                        : net->second           ? "running"
+                                                : "running, network-only container stopped";
+    view.byEndpoint[endpoint] = {c.name, state};
+  }
+  for (const auto& [endpoint, running] : netRunning) {
+    view.byEndpoint.try_emplace(endpoint, "-", "pending (no app container)");
+  }
+  return view;
+}
+
 /** The read-only views of the state database: network ls/inspect, endpoint ls, host ls. */
 int runStateView(const std::string& what, const std::string& stateDb, int timeoutMs,
-                 const std::string& cidrArg, std::ostream& out, std::ostream& err) {
+                 const std::string& cidrArg, std::ostream& out, std::ostream& err,
+                 const std::string& localHost = "", const std::string& docker = "") {
   ovsdb::StateStore store(
       ovsdb::ClientOptions{
           .remote = stateDb, .leaderOnly = false, .timeout = std::chrono::milliseconds(timeoutMs)},
@@ -90,10 +133,21 @@ int runStateView(const std::string& what, const std::string& stateDb, int timeou
     return 0;
   }
   if (what == "endpoint ls") {
-    out << fmt::format("{:<18} {:<16} {:<18} {}\n", "NETWORK", "IP", "ENDPOINT", "HOST");
+    // This host's rows also name their container and state, from the local dockerd.
+    const LocalEndpointView local = lookAtLocalDocker(docker, timeoutMs);
+    out << fmt::format("{:<18} {:<16} {:<18} {:<12} {:<24} {}\n", "NETWORK", "IP", "ENDPOINT",
+                       "HOST", "CONTAINER", "STATE");
     for (const auto& address : *addresses) {
-      out << fmt::format("{:<18} {:<16} {:<18} {}\n", address.cidr, address.ip, address.owner,
-                         address.host);
+      std::string container = "-";
+      std::string state = address.host == localHost ? "?" : "remote";
+      if (address.host == localHost && local.reachable) {
+        auto it = local.byEndpoint.find(address.owner);
+        container = it == local.byEndpoint.end() ? "-" : it->second.first;
+        state =
+            it == local.byEndpoint.end() ? "orphan (no container: ovsplane gc)" : it->second.second;
+      }
+      out << fmt::format("{:<18} {:<16} {:<18} {:<12} {:<24} {}\n", address.cidr, address.ip,
+                         address.owner, address.host, container, state);
     }
     return 0;
   }
@@ -311,8 +365,18 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   addStateOptions(networkInspect);
   auto* endpoint = app.add_subcommand("endpoint", "Container endpoints (addresses) of the cluster");
   endpoint->require_subcommand(1);
-  auto* endpointLs = endpoint->add_subcommand("ls", "List endpoints: network, IP, endpoint, host");
+  auto* endpointLs = endpoint->add_subcommand(
+      "ls",
+      "List endpoints: network, IP, endpoint, host; for this host's, the container and its state "
+      "(from the local dockerd)");
   addStateOptions(endpointLs);
+  std::string listHost;
+  std::string listDocker = "unix:///var/run/docker.sock";
+  endpointLs->add_option("--host", listHost, "This host's name (default: hostname)")
+      ->envname("OVSPLANE_HOST");
+  endpointLs->add_option("--docker", listDocker, "dockerd's Engine API")
+      ->envname("OVSPLANE_DOCKER")
+      ->capture_default_str();
   auto* host = app.add_subcommand("host", "Hosts of the cluster");
   host->require_subcommand(1);
   auto* hostLs = host->add_subcommand("ls", "List hosts: name, VTEP IP, last seen");
@@ -344,7 +408,14 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (*networkInspect) {
     return runStateView("network inspect", stateDb, timeoutMs, inspectCidr, out, err);
   }
-  if (*endpointLs) return runStateView("endpoint ls", stateDb, timeoutMs, "", out, err);
+  if (*endpointLs) {
+    if (listHost.empty()) {
+      char name[256] = {};
+      gethostname(name, sizeof name - 1);
+      listHost = name;
+    }
+    return runStateView("endpoint ls", stateDb, timeoutMs, "", out, err, listHost, listDocker);
+  }
   if (*hostLs) return runStateView("host ls", stateDb, timeoutMs, "", out, err);
   out << app.help();
   return 0;

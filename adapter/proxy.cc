@@ -63,7 +63,7 @@ std::vector<HookRule> builtinRules(HookCall call) {
   std::vector<HookRule> rules;
   for (const char* prefix : {"/*", ""}) {
     rules.push_back({fmt::format("POST {}/containers/create", prefix), {call}, {call}});
-    rules.push_back({fmt::format("POST {}/containers/*/start", prefix), {}, {call}});
+    rules.push_back({fmt::format("POST {}/containers/*/start", prefix), {call}, {call}});
     rules.push_back({fmt::format("DELETE {}/containers/*", prefix), {}, {call}});
   }
   return rules;
