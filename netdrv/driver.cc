@@ -246,6 +246,7 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   patched["HostConfig"]["NetworkMode"] = "container:" + *networkId;
   endpoint.state = EndpointState::Pending;
   endpoint.since = std::chrono::steady_clock::now();
+  endpoint.inFlight = true;
   {
     std::scoped_lock lock(mutex_);
     endpoints_[endpoint.id] = endpoint;
@@ -351,6 +352,7 @@ Result<void> Driver::commit(const std::string& endpointId, const std::string& ap
                      fmt::format("no pending attach {} (rolled back or never made)", endpointId));
   }
   it->second.appId = appId;
+  it->second.inFlight = false;
   if (it->second.state != EndpointState::Broken) {
     it->second.state = EndpointState::Committed;
     it->second.since = std::chrono::steady_clock::now();
@@ -582,6 +584,7 @@ void Driver::adopt(const Endpoint& learned) {
   if (known.state == EndpointState::Attaching) return;  // attach() owns it until it returns
   if (known.appId.empty() && !learned.appId.empty()) {
     known.appId = learned.appId;
+    known.inFlight = false;
     if (known.state == EndpointState::Pending) {
       known.state = EndpointState::Committed;
       known.since = std::chrono::steady_clock::now();

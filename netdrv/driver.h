@@ -75,7 +75,14 @@ struct Endpoint {
   pid_t wiredPid = 0;   ///< the network-only container's pid when it was last wired
   EndpointState state = EndpointState::Attaching;
   std::chrono::steady_clock::time_point since{};  ///< when it entered `state`
+  /** Attached by this process, Docker's answer to its create not seen yet (its request may still
+   *  be on its way: the reconciler gives it at least kInFlightGrace). */
+  bool inFlight = false;
 };
+
+/** An attach of this process whose create Docker has not answered is left alone this long at
+ *  least, whatever the configured grace (a create under load can take seconds). */
+inline constexpr std::chrono::minutes kInFlightGrace{2};
 
 /** What a network-only container's labels say of its endpoint (no VNI, no app id): after a
  *  restart the driver learns its endpoints from them. nullopt unless they are complete. */

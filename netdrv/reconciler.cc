@@ -1,5 +1,6 @@
 #include "netdrv/reconciler.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 

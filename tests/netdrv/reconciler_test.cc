@@ -128,7 +128,7 @@ TEST_F(ReconcilerTest, AnAttachInFlightIsNeverCollected) {
   // with no grace at all must leave it alone while this process knows it.
   auto attached = driver_->attach(bodyWithCidr(), "inflight");
   ASSERT_TRUE(attached.has_value());
-  auto report = reconciler(std::chrono::hours(1)).reconcile();
+  auto report = reconciler().reconcile();  // no grace configured: kInFlightGrace holds
   ASSERT_TRUE(report.has_value());
   EXPECT_TRUE(report->changes.empty());
   EXPECT_EQ(leases(), 1U);
