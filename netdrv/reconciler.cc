@@ -137,8 +137,11 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
     const auto app = docker->apps.find(endpoint.id);
     const auto net = docker->nets.find(endpoint.id);
     if (app == docker->apps.end()) {
+      const auto pendingGrace =
+          endpoint.inFlight ? std::max(config_.grace, std::chrono::milliseconds(kInFlightGrace))
+                            : config_.grace;
       const bool youngPending =
-          endpoint.state == EndpointState::Pending && steadyNow - endpoint.since < config_.grace;
+          endpoint.state == EndpointState::Pending && steadyNow - endpoint.since < pendingGrace;
       const bool youngContainer = net != docker->nets.end() && net->second.createdMs > 0 &&
                                   wallNow - net->second.createdMs < graceMs;
       if (youngPending || youngContainer) continue;  // its create may still reach Docker
