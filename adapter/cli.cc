@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "adapter/daemon.h"
+#include "common/wall_clock.h"
 #include "ipam/ipv4.h"
 #include "netdrv/docker_client.h"
 #include "netdrv/driver.h"
@@ -62,9 +63,7 @@ int runOvsdbProbe(const std::string& remote, const std::string& database, int ti
 }
 
 std::string ageOf(int64_t whenMs) {
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  const int64_t now = wallClockMs();
   const int64_t seconds = std::max<int64_t>(0, (now - whenMs) / 1000);
   return seconds < 120 ? fmt::format("{}s", seconds) : fmt::format("{}m", seconds / 60);
 }

@@ -8,16 +8,11 @@
 #include <spdlog/spdlog.h>
 
 #include "common/fault_point.h"
+#include "common/wall_clock.h"
 #include "netdrv/naming.h"
 
 namespace ovsplane::netdrv {
 namespace {
-
-int64_t wallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /** A failure that repeats every second (a database down) is a warning once, then debug until
  *  it works again (said at info). */
@@ -126,7 +121,7 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
   auto links = deps.netlink->listLinks("ovh");
   auto ports = deps.ovs->ownedPorts();
   const std::vector<Endpoint> known = driver_->endpoints();
-  const int64_t wallNow = wallNowMs();
+  const int64_t wallNow = wallClockMs();
   const auto steadyNow = std::chrono::steady_clock::now();
   const auto graceMs = config_.grace.count();
 

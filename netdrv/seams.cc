@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/wall_clock.h"
 #include "netdrv/docker_client.h"
 #include "netdrv/peer_liveness.h"
 #include "ovsdb/state_store.h"
@@ -59,9 +60,7 @@ class StateCatalog final : public NetworkCatalog {
   Result<std::vector<PeerHost>> peers() override {
     auto hosts = store_->hosts();
     if (!hosts) return std::unexpected(fromOvsdb(hosts.error()));
-    const int64_t wallNow = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
+    const int64_t wallNow = wallClockMs();
     std::vector<std::string> alive;
     {
       std::scoped_lock lock(mutex_);

@@ -5,18 +5,13 @@
 
 #include <fmt/format.h>
 
+#include "common/wall_clock.h"
 #include "ipam/round_robin.h"
 
 #include "shim.h"
 
 namespace ovsplane::ovsdb {
 namespace {
-
-int64_t wallClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 NetworkRecord toRecord(const ovsplane_st_network& net) {
   return NetworkRecord{net.cidr, net.gateway, static_cast<uint32_t>(net.vni), net.created_at};
