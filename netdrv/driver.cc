@@ -454,9 +454,13 @@ Result<void> Driver::ensureWired(const std::string& appRef) {
   return rewire(endpoint->id, net->pid);
 }
 
-Result<void> Driver::rewire(const std::string& endpointId, pid_t pid) {
+Result<void> Driver::rewire(const std::string& endpointId, pid_t pid, bool evenIfWired) {
+  // A start's hooks, its Docker event and a reconciler pass may all find the same endpoint
+  // unwired: the first wires it, the others see it done.
+  std::scoped_lock wiring(wiringMutex_);
   auto endpoint = find(endpointId);
   if (!endpoint) return makeError(ErrorCode::NotFound, "no endpoint " + endpointId);
+  if (!evenIfWired && endpoint->wiredPid == pid && pid > 0) return {};
   // The old veth died with the old namespace. ovs-vswitchd keeps the port's stale device open
   // if the row merely stays: remove the port first, so the new veth is opened afresh.
   ovsdb::SwitchChanges unplug;

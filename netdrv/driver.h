@@ -177,8 +177,9 @@ class Driver final : public NetworkDriver {
    *  it. Serialized with every other teardown. */
   Result<void> teardown(const Endpoint& endpoint);
   /** Wires endpoint `endpointId` into the namespace of `pid` (its network-only container's),
-   *  replacing an older wiring. */
-  Result<void> rewire(const std::string& endpointId, pid_t pid);
+   *  replacing an older wiring; nothing when it is wired into `pid` already, unless
+   *  `evenIfWired` (its veth was found missing). Serialized with every other rewire. */
+  Result<void> rewire(const std::string& endpointId, pid_t pid, bool evenIfWired = false);
   /** Records that `endpointId` is wired into `pid` (found so after a restart). */
   void markWired(const std::string& endpointId, pid_t pid);
   /** Makes OVS hold the bridge and access port of each endpoint (after ovs-vswitchd lost them:
@@ -211,6 +212,7 @@ class Driver final : public NetworkDriver {
   // container must not race (the loser would see "removal already in progress" and return
   // before the container is gone).
   std::mutex teardownMutex_;
+  std::mutex wiringMutex_;  // rewires run one at a time
 };
 
 }  // namespace ovsplane::netdrv

@@ -208,7 +208,7 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
     }
     act(fmt::format("rewire {} ({}) into its network-only container (pid {})", appLabel(*endpoint),
                     endpoint->ip.toString(), inspected->pid),
-        [&] { return driver_->rewire(endpoint->id, inspected->pid); });
+        [&] { return driver_->rewire(endpoint->id, inspected->pid, /*evenIfWired=*/true); });
   }
 
   // 5. Veths and OVS access ports that no endpoint has; access ports OVS lost.

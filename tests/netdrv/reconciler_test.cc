@@ -225,6 +225,20 @@ TEST_F(ReconcilerTest, ARestartedNetworkContainerIsRewired) {
   EXPECT_EQ(netlink_->wireCalls, before + 1);
 }
 
+TEST_F(ReconcilerTest, AVethDeletedByHandIsWiredAgain) {
+  runApp("a");
+  const int before = netlink_->wireCalls;
+  {
+    std::scoped_lock lock(netlink_->mutex);
+    netlink_->links.clear();  // ip link del ovh...
+  }
+  auto report = reconciler().reconcile();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(netlink_->wireCalls, before + 1);
+  EXPECT_EQ(netlink_->links.size(), 1U);
+  EXPECT_EQ(ovs_->accessPorts(), 1U);
+}
+
 TEST_F(ReconcilerTest, DockerDownJudgesNothing) {
   runApp("a");
   runtime_->failOn("list");
