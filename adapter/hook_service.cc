@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/json_limits.h"
+
 namespace ovsplane::adapter {
 namespace {
 
@@ -131,6 +133,12 @@ HttpAnswer HookService::preHook(const Hook& hook) {
     metrics_.countHook("pre-hook", route, "ok");
     return jsonAnswer(encodeModifiedClientRequest(hook.client));
   }
+  if (!jsonDepthWithin(*hook.client.body)) {
+    // Refused before anything is allocated: nothing deeper is copied or serialised.
+    metrics_.countHook("pre-hook", route, "error");
+    return errorAnswer(400,
+                       fmt::format("the create body nests deeper than {} levels", kMaxJsonDepth));
+  }
   auto body = nlohmann::json::parse(*hook.client.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     // Not ours to judge: Docker will answer the client about its own body.
@@ -168,7 +176,7 @@ HttpAnswer HookService::postHook(const Hook& hook) {
       const std::optional<std::string> endpointId = recall(pairingKey(hook));
       std::string appId;
       if (response.code == 201) {
-        auto answer = nlohmann::json::parse(response.body, nullptr, false);
+        auto answer = parseJsonBounded(response.body);
         if (answer.is_object() && answer.contains("Id") && answer["Id"].is_string()) {
           appId = answer["Id"].get<std::string>();
         }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/json_limits.h"
+
 namespace ovsplane::adapter {
 namespace {
 
@@ -69,6 +71,9 @@ std::string queryValue(std::string_view query, std::string_view key) {
 }  // namespace
 
 std::expected<Hook, std::string> decodeHook(std::string_view text) {
+  if (!jsonDepthWithin(text)) {
+    return std::unexpected(fmt::format("hook body nests deeper than {} levels", kMaxJsonDepth));
+  }
   Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) return std::unexpected("hook body is not valid JSON");
   if (!json.is_object()) return std::unexpected("hook body is not a JSON object");

@@ -2,6 +2,7 @@
 
 #include "adapter/listeners.h"
 #include "common/fault_point.h"
+#include "common/json_limits.h"
 #include "netdrv/docker_endpoints.h"
 
 #include <sys/stat.h>
@@ -180,7 +181,7 @@ HttpAnswer runPostHooks(const std::vector<HookCall>& post, const std::string& me
       result = std::move(answer);
       break;
     }
-    const Json reply = Json::parse(answer.body, nullptr, false);
+    const Json reply = parseJsonBounded(answer.body);
     if (!reply.is_object() || !reply.contains("ModifiedServerResponse") ||
         !reply["ModifiedServerResponse"].is_object()) {
       result = errorAnswer(502, "an adapter answered a post-hook without ModifiedServerResponse");
@@ -477,7 +478,7 @@ void DockerProxy::Impl::serve(Socket client) {
             refused = std::move(answer);
             break;
           }
-          const Json reply = Json::parse(answer.body, nullptr, false);
+          const Json reply = parseJsonBounded(answer.body);
           const Json* modified = reply.is_object() && reply.contains("ModifiedClientRequest")
                                      ? &reply["ModifiedClientRequest"]
                                      : nullptr;

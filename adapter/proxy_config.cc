@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/json_limits.h"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -340,7 +342,7 @@ HookCall makeHttpHookCall(std::string name, AdapterTarget target,
                       std::move(response.body())};
     if (!isSuccess(answer.status)) {
       // Docker's error shape, the adapter named: the docker CLI prints the message.
-      const auto json = nlohmann::json::parse(answer.body, nullptr, false);
+      const auto json = parseJsonBounded(answer.body);
       std::string message =
           json.is_object() && json.contains("message") && json["message"].is_string()
               ? json["message"].get<std::string>()

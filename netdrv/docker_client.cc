@@ -21,6 +21,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/json_limits.h"
 #include "netdrv/docker_endpoints.h"
 #include "netdrv/pause_image.h"
 
@@ -263,8 +264,8 @@ class DockerClient::Impl {
   std::unexpected<Error> replyError(const Request& request, const Reply& reply) const {
     std::string detail;
     try {
-      const json body = json::parse(reply.body);
-      detail = stringAt(body, "message");
+      const json body = parseJsonBounded(reply.body);
+      if (!body.is_discarded()) detail = stringAt(body, "message");
     } catch (const json::exception&) {
     }
     if (detail.empty()) {
@@ -445,6 +446,11 @@ class DockerClient::Impl {
 
   /** Parses a JSON reply body, naming the request when it cannot. */
   Result<json> parseBody(std::string_view what, const Reply& reply) const {
+    if (!jsonDepthWithin(reply.body)) {
+      return makeError(ErrorCode::Unavailable,
+                       fmt::format("docker {} ({}): unreadable reply: nested deeper than {} levels",
+                                   what, display_, kMaxJsonDepth));
+    }
     try {
       return json::parse(reply.body);
     } catch (const json::exception& e) {
@@ -614,10 +620,8 @@ class DockerClient::Impl {
       if (line.empty()) {
         continue;
       }
-      json entry;
-      try {
-        entry = json::parse(line);
-      } catch (const json::exception&) {
+      const json entry = parseJsonBounded(line);
+      if (entry.is_discarded()) {
         continue;  // not an error entry we could read; Docker's final state decides below
       }
       std::string message = stringAt(entry, "error");
@@ -722,12 +726,10 @@ class DockerClient::Impl {
           if (line.empty()) {
             continue;
           }
-          json event;
-          try {
-            event = json::parse(line);
-          } catch (const json::exception& e) {
+          const json event = parseJsonBounded(line);
+          if (event.is_discarded()) {
             return fail(ErrorCode::Unavailable, request,
-                        fmt::format("unreadable event '{}': {}", line, e.what()));
+                        fmt::format("unreadable event '{}'", line.substr(0, 200)));
           }
           inCallback = true;
           const bool more = onEvent(event);

@@ -1,6 +1,7 @@
 // unit: Powerstrip hook decoding, routing and the hook service as pure functions (JSON in, JSON
 // out), from fixtures captured through the original Powerstrip.
 #include "adapter/hook_service.h"
+#include "common/json_limits.h"
 
 #include <gtest/gtest.h>
 
@@ -317,6 +318,34 @@ TEST_F(HookServiceTest, ACreateIsCommittedByItsIdEvenWhenThePairingMisses) {
   other["ClientRequest"]["Body"] = body.dump();
   post(postHookFor(other.dump(), 201, R"({"Id":"0d1e2f","Warnings":[]})"));
   EXPECT_EQ(driver_->calls, (std::vector<std::string>{"attach ps-a", "commit  0d1e2f"}));
+}
+
+TEST(JsonLimits, DepthIsCountedOutsideStringsOnly) {
+  EXPECT_TRUE(jsonDepthWithin(R"({"a":[1,{"b":[]}]})", 4));
+  EXPECT_FALSE(jsonDepthWithin(R"({"a":[1,{"b":[]}]})", 3));
+  EXPECT_TRUE(jsonDepthWithin(R"({"s":"[[[[[[\"[[[["})", 1));  // brackets in a string, an escape
+  EXPECT_TRUE(parseJsonBounded(std::string(300, '[') + std::string(300, ']')).is_discarded());
+  EXPECT_FALSE(parseJsonBounded(std::string(256, '[') + std::string(256, ']')).is_discarded());
+}
+
+TEST_F(HookServiceTest, ADeeplyNestedCreateIsRefusedBeforeAnythingIsAllocated) {
+  // The attack of issue 14: OVSPLANE_CIDR and a field nested 200,000 arrays deep.
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const std::string body =
+      R"({"Image":"busybox","Env":["OVSPLANE_CIDR=10.0.6.1/24"],"X":)" + deep + "}";
+  const std::string pre =
+      json{{"PowerstripProtocolVersion", 1},
+           {"Type", "pre-hook"},
+           {"ClientRequest",
+            {{"Method", "POST"}, {"Request", "/v1.41/containers/create"}, {"Body", body}}}}
+          .dump();
+  const HttpAnswer answer = post(pre);
+  EXPECT_EQ(answer.status, 400U);
+  EXPECT_NE(answer.body.find("nests deeper than 256 levels"), std::string::npos) << answer.body;
+  EXPECT_TRUE(driver_->calls.empty());
+  // The hook itself nested that deep: a 400 too.
+  EXPECT_EQ(post(R"({"PowerstripProtocolVersion":1,"Type":"pre-hook","X":)" + deep + "}").status,
+            400U);
 }
 
 TEST_F(HookServiceTest, AStartIsWiredBeforeDockerStartsTheApp) {
