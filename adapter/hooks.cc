@@ -1,5 +1,8 @@
 #include "adapter/hooks.h"
 
+#include <cctype>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "common/json_limits.h"
@@ -68,7 +71,77 @@ std::string queryValue(std::string_view query, std::string_view key) {
   return {};
 }
 
+/** Characters a path segment may carry unencoded (RFC 3986 pchar, '%' excluded). */
+bool plainPathChar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("-._~!$&'()*+,;=:@").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
 }  // namespace
+
+std::optional<std::string> normalizeTarget(std::string_view target) {
+  target = target.substr(0, target.find('#'));
+  // Absolute form (a proxy request): what dockerd routes is the path and query after the host.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size()) {
+      std::string lower(target.substr(0, scheme.size()));
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == scheme) {
+        const std::string_view rest = target.substr(scheme.size());
+        const size_t start = rest.find_first_of("/?");
+        target = start == std::string_view::npos ? std::string_view("/") : rest.substr(start);
+        break;
+      }
+    }
+  }
+  if (target.empty()) return std::nullopt;
+  if (target.front() == '?') return "/" + std::string(target);
+  if (target.front() != '/') return std::nullopt;  // authority or asterisk form: not an API call
+  const size_t question = target.find('?');
+  const std::string_view rawPath = target.substr(0, question);
+  const std::string_view query =
+      question == std::string_view::npos ? std::string_view() : target.substr(question);
+  // Decode as dockerd's router does, then drop empty and dot segments (path.Clean).
+  std::string decoded;
+  for (size_t i = 0; i < rawPath.size(); ++i) {
+    char c = rawPath[i];
+    if (c == '%') {
+      if (i + 2 >= rawPath.size() || hexValue(rawPath[i + 1]) < 0 || hexValue(rawPath[i + 2]) < 0) {
+        return std::nullopt;
+      }
+      c = static_cast<char>(hexValue(rawPath[i + 1]) * 16 + hexValue(rawPath[i + 2]));
+      i += 2;
+    }
+    if (c == '\0') return std::nullopt;
+    decoded.push_back(c);
+  }
+  std::vector<std::string_view> segments;
+  for (size_t start = 0; start <= decoded.size();) {
+    size_t end = decoded.find('/', start);
+    if (end == std::string::npos) end = decoded.size();
+    const std::string_view segment = std::string_view(decoded).substr(start, end - start);
+    if (segment == "..") {
+      if (!segments.empty()) segments.pop_back();
+    } else if (!segment.empty() && segment != ".") {
+      segments.push_back(segment);
+    }
+    start = end + 1;
+  }
+  std::string out;
+  for (const std::string_view segment : segments) {
+    out.push_back('/');
+    for (const char c : segment) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (plainPathChar(byte)) {
+        out.push_back(c);
+      } else {
+        out += fmt::format("%{:02X}", byte);
+      }
+    }
+  }
+  if (out.empty()) out = "/";
+  return out + std::string(query);
+}
 
 std::expected<Hook, std::string> decodeHook(std::string_view text) {
   if (!jsonDepthWithin(text)) {
@@ -155,8 +228,12 @@ HttpAnswer errorAnswer(unsigned status, std::string_view message) {
                     dumpJson(Json{{"message", fmt::format("ovsplane: {}", message)}}) + "\n"};
 }
 
-RoutedRequest routeRequest(std::string_view method, std::string_view target) {
+RoutedRequest routeRequest(std::string_view method, std::string_view rawTarget) {
   RoutedRequest routed;
+  // What dockerd would route: percent-decoded, dot segments resolved, absolute form reduced.
+  const std::optional<std::string> normalized = normalizeTarget(rawTarget);
+  if (!normalized) return routed;
+  const std::string_view target = *normalized;
   const size_t question = target.find('?');
   std::string_view path = target.substr(0, question);
   const std::string_view query =
@@ -179,7 +256,7 @@ RoutedRequest routeRequest(std::string_view method, std::string_view target) {
     routed.name = queryValue(query, "name");
   } else if (method == "POST" && action == "start") {
     routed.route = Route::StartContainer;
-    routed.container = percentDecode(first, false);
+    routed.container = percentDecode(first, false);  // re-encoded bytes of the normalisation
   } else if (method == "DELETE" && action.empty()) {
     routed.route = Route::DeleteContainer;
     routed.container = percentDecode(first, false);

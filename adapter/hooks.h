@@ -73,8 +73,17 @@ struct RoutedRequest {
   std::string name;       ///< create: the ?name= argument (may be empty)
 };
 
-/** Classifies a Docker API call; versioned (/v1.41/...) and unversioned paths alike. Query
- *  arguments are percent-decoded. */
+/**
+ * The request target as dockerd routes it: the absolute form ("http://docker/v1.41/...")
+ * reduced to its path and query, the path percent-decoded, empty and dot segments removed, then
+ * re-encoded where a path must be ("/v1.41/containers/%63reate" is "/v1.41/containers/create").
+ * The query is kept as sent. nullopt for what is no API path (authority or asterisk form, a
+ * broken %-escape, a NUL byte). Pure.
+ */
+std::optional<std::string> normalizeTarget(std::string_view target);
+
+/** Classifies a Docker API call (on its normalized target, see normalizeTarget); versioned
+ * (/v1.41/...) and unversioned paths alike. Query arguments are percent-decoded. */
 RoutedRequest routeRequest(std::string_view method, std::string_view target);
 
 }  // namespace ovsplane::adapter

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -143,7 +144,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     if (server_.stopping()) return close();
     parser_.emplace();
     parser_->body_limit(server_.options().bodyLimit);
-    parser_->header_limit(64 * 1024);
+    parser_->header_limit(server_.options().headerLimit);
     stream_.expires_after(server_.options().ioTimeout);
     http::async_read(
         stream_, buffer_, *parser_,
@@ -155,6 +156,11 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
         ec == asio::error::connection_reset || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted) {
       return close();
+    }
+    if (ec == http::error::header_limit) {
+      return reply(errorAnswer(431, fmt::format("request header larger than {} bytes",
+                                                server_.options().headerLimit)),
+                   false, false);
     }
     if (ec == http::error::body_limit) {
       return reply(errorAnswer(413, fmt::format("request body larger than {} bytes",
@@ -251,7 +257,17 @@ std::expected<void, std::string> HttpServer::Impl::start() {
     }
   }
   for (unsigned i = 0; i < std::max(1U, options_.ioThreads); ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+    threads_.emplace_back([this] {
+      // A handler that throws (it must not) costs its connection, never the process.
+      for (;;) {
+        try {
+          ioc_.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("http server: a connection ended on an exception: {}", e.what());
+        }
+      }
+    });
   }
   started_ = true;
   return {};

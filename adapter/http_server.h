@@ -31,6 +31,9 @@ struct HttpServerOptions {
   unsigned ioThreads = 2;                      ///< socket work
   unsigned handlerThreads = 16;                ///< concurrent (blocking) handlers
   unsigned unixSocketMode = 0660;
+  /** Request heads larger than this get 431 (hooks need little). Past 64 KiB, one field larger
+   *  than Beast's limit ends its connection without an answer. */
+  uint32_t headerLimit = 60 * 1024;
 };
 
 using HttpHandler = std::function<HttpAnswer(const HttpRequestView&)>;

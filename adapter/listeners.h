@@ -1,4 +1,6 @@
 #pragma once
+
+#include <cstdint>
 // Opening listening sockets, shared by the hook server and the proxy. Private to adapter/.
 
 #include <expected>
@@ -12,6 +14,13 @@
 #include "adapter/http_server.h"
 
 namespace ovsplane::adapter {
+
+/** HTTP heads (request or response) through the proxy may be this large: dockerd accepts
+ *  1 MiB, and `docker build` sends large X-Registry-Config headers. Larger ones are answered
+ *  431. (One field may hold at most kMaxHeaderFieldBytes: Beast's limit.) */
+inline constexpr uint32_t kMaxHeaderBytes = 1024 * 1024;
+/** Beast stores a field's value in at most 64 KiB (it throws std::length_error past that). */
+inline constexpr uint32_t kMaxHeaderFieldBytes = 65533;
 
 /** A unix stream socket listening at `path` with file mode `mode`; a stale socket file of an
  *  earlier run is replaced. The error names the address. */

@@ -424,11 +424,42 @@ void DockerProxy::Impl::serve(Socket client) {
       error_code ec;
       http::request_parser<http::buffer_body> request;
       request.body_limit(boost::none);
-      http::read_header(client, clientBuffer, request, ec);
+      request.header_limit(kMaxHeaderBytes);  // dockerd's own (docker build's X-Registry-Config)
+      try {
+        http::read_header(client, clientBuffer, request, ec);
+      } catch (const std::length_error&) {
+        ec = http::error::header_limit;  // one field past Beast's 64 KiB
+      }
+      if (ec == http::error::header_limit) {
+        writeAnswer(client, 11, false,
+                    errorAnswer(431, fmt::format("request header larger than {} bytes, or one "
+                                                 "field larger than {} bytes",
+                                                 kMaxHeaderBytes, kMaxHeaderFieldBytes)),
+                    ec);
+        break;
+      }
       if (ec) break;  // EOF, reset, garbage: the connection ends
       const std::string method(request.get().method_string());
-      const std::string target(request.get().target());
       const unsigned version = request.get().version();
+      // Hooks and dockerd see one target: the one dockerd would route (%63reate is create).
+      const std::optional<std::string> normalized = normalizeTarget(request.get().target());
+      if (!normalized) {
+        writeAnswer(client, version, false,
+                    errorAnswer(400, "the request target is not an API path"), ec);
+        break;
+      }
+      if (*normalized != request.get().target()) request.get().target(*normalized);
+      const std::string target = *normalized;
+      // Expect: 100-continue is answered here (the body is read here, hooks or not); dockerd
+      // never sees it, so no interim answer of its own can reach a post-hook.
+      if (beast::iequals(request.get()[http::field::expect], "100-continue")) {
+        request.get().erase(http::field::expect);
+        if (!request.is_done()) {
+          http::response<http::empty_body> interim{http::status::continue_, version};
+          http::write(client, interim, ec);
+          if (ec) break;
+        }
+      }
       const bool keepAlive = request.get().keep_alive();
       const bool upgradeAsked = !request.get()[http::field::upgrade].empty();
       std::vector<HookCall> pre;
@@ -518,16 +549,30 @@ void DockerProxy::Impl::serve(Socket client) {
         break;
       }
 
-      http::response_parser<http::buffer_body> response;
-      response.body_limit(boost::none);
-      if (method == "HEAD") response.skip(true);
-      http::read_header(upstream, upstreamBuffer, response, ec);
+      // Interim answers (1xx but 101) are relayed as they come; the final one follows.
+      std::optional<http::response_parser<http::buffer_body>> final;
+      for (;;) {
+        final.emplace();
+        final->body_limit(boost::none);
+        final->header_limit(kMaxHeaderBytes);
+        if (method == "HEAD") final->skip(true);
+        http::read_header(upstream, upstreamBuffer, *final, ec);
+        if (ec) break;
+        const unsigned code = final->get().result_int();
+        if (code < 100 || code >= 200 || code == 101) break;
+        http::response<http::empty_body> interim{final->get().base()};
+        http::response_serializer<http::empty_body> interimWriter{interim};
+        interimWriter.split(true);
+        http::write_header(client, interimWriter, ec);
+        if (ec) break;
+      }
       if (ec) {
         writeAnswer(client, version, false,
                     errorAnswer(502, fmt::format("reading dockerd's answer: {}", ec.message())),
                     ec);
         break;
       }
+      http::response_parser<http::buffer_body>& response = *final;
       const unsigned status = response.get().result_int();
       const std::string_view contentType = response.get()[http::field::content_type];
       // 101 Switching Protocols, or (older daemons) 200 with a raw stream to an upgrade request.

@@ -74,8 +74,8 @@ class DockerProxy {
   std::shared_ptr<Impl> impl_;  ///< shared with connection threads that outlive stop()
 };
 
-/** The rules of ovsplane's built-in adapter: create (pre + post), start (pre + post), delete (post),
- *  on versioned and unversioned paths, all calling `call`. */
+/** The rules of ovsplane's built-in adapter: create (pre + post), start (pre + post), delete
+ * (post), on versioned and unversioned paths, all calling `call`. */
 std::vector<HookRule> builtinRules(HookCall call);
 
 }  // namespace ovsplane::adapter

@@ -320,6 +320,30 @@ TEST_F(HookServiceTest, ACreateIsCommittedByItsIdEvenWhenThePairingMisses) {
   EXPECT_EQ(driver_->calls, (std::vector<std::string>{"attach ps-a", "commit  0d1e2f"}));
 }
 
+TEST(NormalizeTarget, WhatDockerdWouldRoute) {
+  const std::vector<std::pair<std::string, std::optional<std::string>>> cases = {
+      {"/v1.41/containers/create?name=a", "/v1.41/containers/create?name=a"},
+      {"/v1.41/containers/%63reate", "/v1.41/containers/create"},
+      {"/v1.41/containers/%2e%2e/containers/create", "/v1.41/containers/create"},
+      {"HTTP://docker:2375/v1.41/containers/create?x=%41", "/v1.41/containers/create?x=%41"},
+      {"http://docker", "/"},
+      {"//containers///json/", "/containers/json"},
+      {"/../../etc", "/etc"},
+      {"/containers/my%20app/start", "/containers/my%20app/start"},
+      {"/containers/a%2Fb/start", "/containers/a/b/start"},
+      {"/x#frag", "/x"},
+      {"*", std::nullopt},
+      {"docker:2375", std::nullopt},
+      {"/bad%4", std::nullopt},
+      {"/nul%00", std::nullopt},
+      {"", std::nullopt},
+  };
+  for (const auto& [in, want] : cases) EXPECT_EQ(normalizeTarget(in), want) << in;
+  EXPECT_EQ(routeRequest("POST", "/v1.41/containers/%63reate?name=x").route,
+            Route::CreateContainer);
+  EXPECT_EQ(routeRequest("DELETE", "http://d/containers/my%20app").container, "my app");
+}
+
 TEST(JsonLimits, DepthIsCountedOutsideStringsOnly) {
   EXPECT_TRUE(jsonDepthWithin(R"({"a":[1,{"b":[]}]})", 4));
   EXPECT_FALSE(jsonDepthWithin(R"({"a":[1,{"b":[]}]})", 3));

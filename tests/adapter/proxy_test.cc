@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -121,6 +122,103 @@ TEST_F(ProxyTest, HostileBytesAndImpossibleAdapterAnswersDoNotTakeItDown) {
   EXPECT_NE(answer.find("HTTP/1.1 204"), std::string::npos) << answer;
   EXPECT_EQ(answer.find("OK"), std::string::npos) << answer;       // no body on a 204
   EXPECT_NE(get("/_ping").find("\r\n\r\nOK"), std::string::npos);  // still serving
+}
+
+/** A dockerd stand-in that answers with the target it was asked for. */
+std::unique_ptr<HttpServer> echoingDocker(const std::string& socket) {
+  auto docker = std::make_unique<HttpServer>(
+      HttpServerOptions{.listen = {*parseListenAddress("unix:" + socket)},
+                        .bodyLimit = 1024,
+                        .ioTimeout = 30000ms,
+                        .ioThreads = 1,
+                        .handlerThreads = 2,
+                        .unixSocketMode = 0600,
+                        .headerLimit = 1024 * 1024},
+      [](const HttpRequestView& request) {
+        return HttpAnswer{201, "text/plain", std::string(request.target)};
+      });
+  EXPECT_TRUE(docker->start().has_value());
+  return docker;
+}
+
+TEST_F(ProxyTest, HooksAndDockerSeeTheTargetDockerWouldRoute) {
+  docker_ = echoingDocker(path("docker.sock"));
+  std::atomic<int> hooked{0};
+  HookCall pre = [&](const std::string& hook) {
+    ++hooked;
+    const auto json = nlohmann::json::parse(hook);
+    return HttpAnswer{200, "application/json",
+                      nlohmann::json{{"PowerstripProtocolVersion", 1},
+                                     {"ModifiedClientRequest", json["ClientRequest"]}}
+                          .dump()};
+  };
+  startProxy("", {HookRule{"POST /*/containers/create", {pre}, {}}});
+  for (const std::string target :
+       {"/v1.41/containers/%63reate", "http://docker/v1.41/containers/create",
+        "/v1.41/containers/./create", "/v1.41/x/../containers//create"}) {
+    const int before = hooked;
+    const std::string answer = roundTrip(proxy_->addresses().at(0), post(target, "{}"));
+    EXPECT_EQ(hooked, before + 1) << target;
+    EXPECT_NE(answer.find("\r\n\r\n/v1.41/containers/create"), std::string::npos)
+        << target << ": " << answer;
+  }
+  EXPECT_NE(roundTrip(proxy_->addresses().at(0), post("/v1.41/containers/%zz", "{}"))
+                .find("HTTP/1.1 400"),
+            std::string::npos);
+  EXPECT_NE(roundTrip(proxy_->addresses().at(0), post("*", "{}")).find("HTTP/1.1 400"),
+            std::string::npos);
+}
+
+TEST_F(ProxyTest, ExpectContinueIsAnsweredHereAndLargeHeadsPass) {
+  docker_ = echoingDocker(path("docker.sock"));
+  std::atomic<int> posted{0};
+  HookCall post = [&](const std::string& hook) {
+    ++posted;
+    const auto json = nlohmann::json::parse(hook);
+    EXPECT_EQ(json["ServerResponse"]["Code"], 201);  // never a 1xx
+    return HttpAnswer{200, "application/json",
+                      nlohmann::json{{"PowerstripProtocolVersion", 1},
+                                     {"ModifiedServerResponse", json["ServerResponse"]}}
+                          .dump()};
+  };
+  startProxy("", {HookRule{"POST /*/containers/create", {}, {post}}});
+  const int fd = connectTo(proxy_->addresses().at(0));
+  ASSERT_GE(fd, 0);
+  sendAll(fd,
+          "POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+          "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+  char interim[64] = {};
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  const ssize_t n = recv(fd, interim, sizeof interim - 1, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(interim, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  sendAll(fd, "{}");
+  const std::string answer = readUntilClosed(fd);
+  close(fd);
+  EXPECT_NE(answer.find("HTTP/1.1 201"), std::string::npos) << answer;
+  EXPECT_EQ(posted, 1);
+
+  // A 100 KiB header passes (dockerd takes up to 1 MiB); past 1 MiB: 431, not a dropped line.
+  // (The stand-in's own limit is the same shared one.)
+  auto withHeader = [](size_t size) {
+    std::string head = "GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+    for (size_t i = 0; i * 40000 < size; ++i) {
+      head += "X-Big-" + std::to_string(i) + ": " +
+              std::string(std::min<size_t>(40000, size - i * 40000), 'a') + "\r\n";
+    }
+    return head + "\r\n";
+  };
+  const std::string large = roundTrip(proxy_->addresses().at(0), withHeader(100 * 1024));
+  EXPECT_NE(large.find("HTTP/1.1 201"), std::string::npos) << large.substr(0, 300);
+  EXPECT_NE(roundTrip(proxy_->addresses().at(0), withHeader(2 * 1024 * 1024)).find("HTTP/1.1 431"),
+            std::string::npos);
+  // One field past Beast's 64 KiB: a 431 too, and the proxy keeps serving.
+  const std::string oneField =
+      "GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-One: " + std::string(70000, 'a') +
+      "\r\n\r\n";
+  EXPECT_NE(roundTrip(proxy_->addresses().at(0), oneField).find("HTTP/1.1 431"), std::string::npos);
+  EXPECT_NE(get("/_ping").find("HTTP/1.1 201"), std::string::npos);
 }
 
 TEST_F(ProxyTest, StalledClientsDoNotStallOthers) {
