@@ -482,6 +482,19 @@ Result<void> Driver::rewire(const std::string& endpointId, pid_t pid, bool evenI
   return {};
 }
 
+Result<void> Driver::unplug(const std::string& endpointId) {
+  std::scoped_lock wiring(wiringMutex_);
+  auto endpoint = find(endpointId);
+  if (!endpoint) return {};
+  ovsdb::SwitchChanges changes;
+  changes.deletePort(endpoint->hostVeth);
+  auto applied = deps_.ovs->apply(changes);
+  if (!applied) return std::unexpected(applied.error());
+  if (auto deleted = deps_.netlink->deleteLink(endpoint->hostVeth); !deleted) return deleted;
+  markWired(endpointId, 0);
+  return {};
+}
+
 void Driver::markWired(const std::string& endpointId, pid_t pid) {
   std::scoped_lock lock(mutex_);
   auto it = endpoints_.find(endpointId);

@@ -180,6 +180,8 @@ class Driver final : public NetworkDriver {
    *  replacing an older wiring; nothing when it is wired into `pid` already, unless
    *  `evenIfWired` (its veth was found missing). Serialized with every other rewire. */
   Result<void> rewire(const std::string& endpointId, pid_t pid, bool evenIfWired = false);
+  /** Removes the OVS port and veth of a stopped endpoint (its start wires it again). */
+  Result<void> unplug(const std::string& endpointId);
   /** Records that `endpointId` is wired into `pid` (found so after a restart). */
   void markWired(const std::string& endpointId, pid_t pid);
   /** Makes OVS hold the bridge and access port of each endpoint (after ovs-vswitchd lost them:

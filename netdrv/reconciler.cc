@@ -183,15 +183,30 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
   std::set<std::string> veths;
   if (links) veths.insert(links->begin(), links->end());
   if (!links) report.failures.push_back("listing links: " + links.error().message);
+  std::set<std::string> plugged;  // access ports in OVS
+  if (ports) {
+    for (const auto& port : *ports) {
+      if (port.type.empty() && port.externalIds.contains("ovsplane-endpoint")) {
+        plugged.insert(port.name);
+      }
+    }
+  }
   for (const Endpoint* endpoint : live) {
     const RuntimeContainer& app = docker->apps.at(endpoint->id);
     const RuntimeContainer& net = docker->nets.at(endpoint->id);
     if (!app.running) {
       auto full = deps.runtime->inspect(app.id);
-      if (!full || !dockerGaveUp(*full, net.running)) continue;
-      act(fmt::format("start {} (restart policy {}; Docker could not start it: {})",
-                      appLabel(*endpoint), full->restartPolicy, full->startError),
-          [&]() -> Result<void> { return restartApp(*endpoint, app.id, net.id); });
+      if (full && dockerGaveUp(*full, net.running)) {
+        act(fmt::format("start {} (restart policy {}; Docker could not start it: {})",
+                        appLabel(*endpoint), full->restartPolicy, full->startError),
+            [&]() -> Result<void> { return restartApp(*endpoint, app.id, net.id); });
+      } else if (!net.running && links && ports &&
+                 (plugged.contains(endpoint->hostVeth) || veths.contains(endpoint->hostVeth))) {
+        // Stopped with its network-only container: its namespace is gone, so is (or soon is)
+        // the veth; the port would point at nothing. Its start wires it again.
+        act(fmt::format("unplug {} (stopped): its OVS port and veth", appLabel(*endpoint)),
+            [&] { return driver_->unplug(endpoint->id); });
+      }
       continue;
     }
     if (!net.running || !links) continue;  // the app keeps the namespace it has
@@ -223,10 +238,8 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
     report.failures.push_back("listing OVS ports: " + ports.error().message);
     return report;
   }
-  std::set<std::string> plugged;
   for (const auto& port : *ports) {
     if (!port.type.empty() || !port.externalIds.contains("ovsplane-endpoint")) continue;
-    plugged.insert(port.name);
     if (wanted.contains(port.name)) continue;
     act(fmt::format("delete OVS port {} of bridge {} (no endpoint)", port.name, port.bridge), [&] {
       ovsdb::SwitchChanges changes;
