@@ -199,8 +199,9 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       "Run the Powerstrip-compatible Docker API proxy with the adapter built in (no HTTP hop)");
   proxyCmd
       ->add_option("--proxy-listen", daemon.proxyListen,
-                   "Where docker clients connect: tcp:IP:PORT or unix:/path (repeatable; "
-                   "default tcp:127.0.0.1:2375)")
+                   "Where docker clients connect: unix:/path or tcp:IP:PORT (repeatable; "
+                   "default unix:/run/ovsplane/docker.sock; TCP needs --tls-ca or "
+                   "--insecure-tcp)")
       ->envname("OVSPLANE_PROXY_LISTEN");
   proxyCmd
       ->add_option("--adapters", daemon.adaptersFile,
@@ -281,6 +282,11 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         ->envname("OVSPLANE_RECONCILE_INTERVAL")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+    cmd->add_flag("--insecure-tcp", daemon.insecureTcp,
+                  "Allow TCP listeners without client authentication (the proxy's without "
+                  "--tls-ca, the hook API's always): whoever reaches them controls this host's "
+                  "containers")
+        ->envname("OVSPLANE_INSECURE_TCP");
     cmd->add_flag("--delete-empty-bridges", daemon.deleteEmptyBridges,
                   "Delete a network's bridge with its last endpoint on this host")
         ->envname("OVSPLANE_DELETE_EMPTY_BRIDGES");
@@ -388,9 +394,9 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   }
   if (*adapterCmd) return runDaemon(daemon);
   if (*proxyCmd) {
-    // Defaults of proxy mode: clients on 127.0.0.1:2375, no separate hook listener.
+    // Defaults of proxy mode: clients on a unix socket beside dockerd's, no hook listener.
     if (proxyCmd->count("--proxy-listen") == 0 && std::getenv("OVSPLANE_PROXY_LISTEN") == nullptr) {
-      daemon.proxyListen = {"tcp:127.0.0.1:2375"};
+      daemon.proxyListen = {"unix:/run/ovsplane/docker.sock"};
     }
     if (proxyCmd->count("--listen") == 0 && std::getenv("OVSPLANE_LISTEN") == nullptr) {
       daemon.listen.clear();

@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -138,6 +139,31 @@ int runDaemon(const DaemonConfig& config) {
   auto listen = parseListenFlags(config.listen, "--listen");
   auto proxyListen = parseListenFlags(config.proxyListen, "--proxy-listen");
   if (!listen || !proxyListen) return 2;
+  // TCP is unauthenticated unless the proxy verifies client certificates: anyone who reaches
+  // the Docker API is root on the host, anyone who reaches the hook API can cut a container's
+  // network. Refused unless the operator says --insecure-tcp (then a warning).
+  const bool verifiedTls = !config.tlsCert.empty() && !config.tlsCa.empty();
+  for (const auto& [addresses, flag, verified] :
+       {std::tuple{&*listen, "--listen", false},
+        std::tuple{&*proxyListen, "--proxy-listen", verifiedTls}}) {
+    for (const auto& address : *addresses) {
+      if (address.kind != ListenAddress::Kind::Tcp || verified) continue;
+      if (!config.insecureTcp) {
+        std::cerr << "ovsplane: " << flag << " " << address.toString() << ": a TCP listener needs "
+                  << (std::string_view(flag) == "--listen"
+                          ? "--insecure-tcp (the hook API has no authentication: use a unix "
+                            "socket)"
+                          : "TLS with client verification (--tls-cert, --tls-key, --tls-ca) or "
+                            "--insecure-tcp")
+                  << "; whoever reaches it controls this host's containers\n";
+        return 2;
+      }
+      spdlog::warn(
+          "{} {} without authentication (--insecure-tcp): whoever reaches it controls "
+          "this host's containers",
+          flag, address.toString());
+    }
+  }
   if (config.tlsCert.empty() != config.tlsKey.empty() ||
       (!config.tlsCa.empty() && config.tlsCert.empty())) {
     std::cerr << "ovsplane: TLS needs --tls-cert and --tls-key together (--tls-ca adds client "
@@ -219,17 +245,6 @@ int runDaemon(const DaemonConfig& config) {
     ProxyOptions proxyOptions{.listen = *proxyListen, .upstream = config.docker};
     if (!config.tlsCert.empty()) {
       proxyOptions.tls = TlsOptions{config.tlsCert, config.tlsKey, config.tlsCa};
-    }
-    for (const auto& address : *proxyListen) {
-      const bool loopback = address.host == "127.0.0.1" || address.host == "::1";
-      if (address.kind == ListenAddress::Kind::Tcp && !loopback &&
-          (!proxyOptions.tls || config.tlsCa.empty())) {
-        spdlog::warn(
-            "the Docker API proxy listens on {} without TLS client verification: "
-            "anyone who reaches it controls dockerd (use --tls-cert, --tls-key, "
-            "--tls-ca)",
-            address.toString());
-      }
     }
     proxy = std::make_unique<DockerProxy>(std::move(proxyOptions), std::move(rules));
     if (auto started = proxy->start(); !started) {

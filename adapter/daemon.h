@@ -19,7 +19,7 @@ namespace ovsplane::adapter {
 
 /** Settings of `ovsplane adapter` (flags and environment; see the README). */
 struct DaemonConfig {
-  std::vector<std::string> listen = {"unix:/run/ovsplane/adapter.sock", "tcp:127.0.0.1:6675"};
+  std::vector<std::string> listen = {"unix:/run/ovsplane/adapter.sock"};
   /** The Docker API proxy with the adapter built in (no HTTP hop); empty: no proxy. */
   std::vector<std::string> proxyListen;
   /** Powerstrip's adapters.yml for the proxy; empty: the built-in adapter's rules. */
@@ -52,6 +52,8 @@ struct DaemonConfig {
   /** A peer whose row has not been refreshed for this long has left (its tunnels go). */
   unsigned hostExpirySeconds = 30;
   std::string logLevel = "info";
+  /** Allow TCP listeners without client authentication (logged as a warning). */
+  bool insecureTcp = false;
   bool deleteEmptyBridges = false;
 };
 

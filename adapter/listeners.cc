@@ -1,5 +1,8 @@
 #include "adapter/listeners.h"
 
+#include <grp.h>
+#include <unistd.h>
+
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -25,6 +28,12 @@ openUnixListener(asio::io_context& ioc, const std::string& path, unsigned mode) 
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return std::unexpected(fmt::format("listen on unix:{}: {}", path, ec.message()));
   ::chmod(path.c_str(), mode);
+  // As dockerd's own socket: the docker group may connect, when there is one.
+  if (const group* docker = ::getgrnam("docker"); docker != nullptr) {
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), docker->gr_gid) != 0) {
+      // Not fatal: root (the owner) still can; the mode says who else may.
+    }
+  }
   return acceptor;
 }
 

@@ -28,3 +28,32 @@ TEST(Smoke, EveryModuleLinks) {
 
 }  // namespace
 }  // namespace ovsplane
+
+namespace ovsplane {
+namespace {
+
+/** Runs `ovsplane ARGS...` in-process; returns the exit code, stderr in `err`. */
+int runOvsplane(std::vector<const char*> args, std::string& err) {
+  args.insert(args.begin(), "ovsplane");
+  std::ostringstream out;
+  std::ostringstream cliErr;
+  ::testing::internal::CaptureStderr();
+  const int rc = adapter::runCli(static_cast<int>(args.size()), args.data(), out, cliErr);
+  err = cliErr.str() + ::testing::internal::GetCapturedStderr();
+  return rc;
+}
+
+TEST(Security, TcpListenersWithoutAuthenticationAreRefused) {
+  // Refused before anything starts (no database, Docker or OVS is reached).
+  std::string err;
+  EXPECT_EQ(runOvsplane({"proxy", "--proxy-listen", "tcp:127.0.0.1:0", "--docker",
+                         "unix:///nonexistent.sock"},
+                        err),
+            2);
+  EXPECT_NE(err.find("needs TLS with client verification"), std::string::npos) << err;
+  EXPECT_EQ(runOvsplane({"adapter", "--listen", "tcp:127.0.0.1:0"}, err), 2);
+  EXPECT_NE(err.find("--insecure-tcp"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace ovsplane
