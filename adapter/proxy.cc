@@ -12,8 +12,10 @@
 #include <atomic>
 #include <filesystem>
 #include <list>
+#include <map>
 #include <mutex>
 #include <random>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -278,12 +280,44 @@ class DockerProxy::Impl : public std::enable_shared_from_this<DockerProxy::Impl>
       ::close(fd);
       return;
     }
+    if (sessions_ >= options_.maxConnections) {
+      refuse(client,
+             fmt::format("too many connections ({}): try again later", options_.maxConnections));
+      return;
+    }
     ++sessions_;
-    std::thread([self = shared_from_this(), client = std::move(client)]() mutable {
-      self->serve(std::move(client));
-      --self->sessions_;
-    }).detach();
+    try {
+      std::thread([self = shared_from_this(), client = std::move(client)]() mutable {
+        self->serve(std::move(client));
+        --self->sessions_;
+      }).detach();
+    } catch (const std::system_error& e) {  // no thread to be had: answered, not fatal
+      --sessions_;
+      refuse(client, fmt::format("cannot serve this connection now: {}", e.what()));
+    }
   }
+  /** A 503 written without waiting (a client that does not read loses it), then closed. */
+  static void refuse(Socket& client, const std::string& why) {
+    error_code ec;
+    client.non_blocking(true, ec);
+    const HttpAnswer answer = errorAnswer(503, why);
+    const std::string text = fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+        "Connection: close\r\n\r\n{}",
+        answer.contentType, answer.body.size(), answer.body);
+    client.write_some(asio::buffer(text), ec);
+    client.close(ec);
+  }
+  /** The reaper closes `socket` at `deadline` unless disarmed first (slow or silent clients). */
+  void arm(Socket& socket, std::chrono::milliseconds within) {
+    std::scoped_lock lock(mutex_);
+    deadlines_[socket.native_handle()] = std::chrono::steady_clock::now() + within;
+  }
+  void disarm(Socket& socket) {
+    std::scoped_lock lock(mutex_);
+    deadlines_.erase(socket.native_handle());
+  }
+  void reapLoop();
 
   ProxyOptions options_;
   std::vector<HookRule> rules_;
@@ -296,6 +330,8 @@ class DockerProxy::Impl : public std::enable_shared_from_this<DockerProxy::Impl>
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::list<int> openFds_;  // guarded by mutex_: shut down on stop()
+  std::map<int, std::chrono::steady_clock::time_point> deadlines_;  // guarded by mutex_
+  std::thread reaper_;
   std::atomic<int> sessions_{0};
   std::atomic<int> hookedInFlight_{0};  // requests with hooks between their head and answer
   std::unique_ptr<TlsFront> tls_;
@@ -307,6 +343,23 @@ void DockerProxy::Impl::track(Socket& socket, bool add) {
     openFds_.push_back(socket.native_handle());
   } else {
     openFds_.remove(socket.native_handle());
+    deadlines_.erase(socket.native_handle());
+  }
+}
+
+void DockerProxy::Impl::reapLoop() {
+  while (!stopping_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto now = std::chrono::steady_clock::now();
+    std::scoped_lock lock(mutex_);
+    for (auto it = deadlines_.begin(); it != deadlines_.end();) {
+      if (it->second <= now) {
+        ::shutdown(it->first, SHUT_RDWR);  // its blocked read returns: the session ends
+        it = deadlines_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 }
 
@@ -341,6 +394,7 @@ std::expected<void, std::string> DockerProxy::Impl::start() {
   for (size_t i = 0; i < bound_.size(); ++i) {
     acceptors_.emplace_back([this, i] { acceptLoop(i); });
   }
+  reaper_ = std::thread([this] { reapLoop(); });
   return {};
 }
 
@@ -372,7 +426,16 @@ void DockerProxy::Impl::acceptLoop(size_t index) {
       if (fd >= 0) ::close(fd);
       return;
     }
-    if (fd < 0) continue;
+    if (fd < 0) {
+      // Out of descriptors (EMFILE/ENFILE) or memory: wait for some to be closed instead of
+      // spinning on a listener that stays readable.
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory || ec.value() == ENFILE) {
+        spdlog::warn("proxy: accept: {} (backing off)", ec.message());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      continue;
+    }
     if (!isUnix && tls_) {
       tls_->adopt(fd, family);  // the plaintext comes back through the TLS front's callback
       continue;
@@ -425,11 +488,13 @@ void DockerProxy::Impl::serve(Socket client) {
       http::request_parser<http::buffer_body> request;
       request.body_limit(boost::none);
       request.header_limit(kMaxHeaderBytes);  // dockerd's own (docker build's X-Registry-Config)
+      arm(client, options_.headerTimeout);    // idle and slow clients (slowloris) are closed
       try {
         http::read_header(client, clientBuffer, request, ec);
       } catch (const std::length_error&) {
         ec = http::error::header_limit;  // one field past Beast's 64 KiB
       }
+      disarm(client);
       if (ec == http::error::header_limit) {
         writeAnswer(client, 11, false,
                     errorAnswer(431, fmt::format("request header larger than {} bytes, or one "
@@ -483,7 +548,9 @@ void DockerProxy::Impl::serve(Socket client) {
       if (!pre.empty()) {
         http::request_parser<http::string_body> full{std::move(request)};
         full.body_limit(options_.hookBodyLimit);
+        arm(client, options_.bodyTimeout);
         http::read(client, clientBuffer, full, ec);
+        disarm(client);
         if (ec) {
           writeAnswer(client, version, false,
                       errorAnswer(ec == http::error::body_limit ? 413 : 400,
@@ -666,6 +733,7 @@ void DockerProxy::Impl::stop() {
   }
   for (auto& thread : acceptors_) thread.join();
   acceptors_.clear();
+  if (reaper_.joinable()) reaper_.join();
   // Requests the adapter acts on (an attach, a start, a removal) finish first, bounded.
   const auto drainUntil = std::chrono::steady_clock::now() + options_.drainTimeout;
   while (hookedInFlight_ > 0 && std::chrono::steady_clock::now() < drainUntil) {

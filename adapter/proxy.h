@@ -30,10 +30,16 @@ struct HookRule {
 };
 
 struct ProxyOptions {
-  std::vector<ListenAddress> listen;               ///< default: tcp:127.0.0.1:2375
-  std::string upstream = "/var/run/docker.sock";   ///< dockerd: a path, unix:///path, tcp://H:P
-  size_t hookBodyLimit = 16 * 1024 * 1024;         ///< bodies buffered for hooks
-  std::chrono::milliseconds headerTimeout{60000};  ///< reading a request/response head
+  std::vector<ListenAddress> listen;              ///< default: tcp:127.0.0.1:2375
+  std::string upstream = "/var/run/docker.sock";  ///< dockerd: a path, unix:///path, tcp://H:P
+  size_t hookBodyLimit = 16 * 1024 * 1024;        ///< bodies buffered for hooks
+  /** A client must send a request's head within this (idle keep-alive connections included):
+   *  a slow or silent client is closed. */
+  std::chrono::milliseconds headerTimeout{60000};
+  /** A request body the proxy buffers for its hooks must arrive within this. */
+  std::chrono::milliseconds bodyTimeout{60000};
+  /** Connections served at once; more are answered 503 and closed. */
+  int maxConnections = 2048;
   unsigned unixSocketMode = 0660;
   /** stop() waits this long for requests with hooks in flight (an attach) before closing. */
   std::chrono::milliseconds drainTimeout{20000};

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -26,11 +27,12 @@ class ProxyTest : public ::testing::Test {
  protected:
   std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
 
-  void startProxy(std::string upstream = "", std::vector<HookRule> rules = {}) {
-    proxy_ = std::make_unique<DockerProxy>(
-        ProxyOptions{.listen = {*parseListenAddress("unix:" + path("proxy.sock"))},
-                     .upstream = upstream.empty() ? path("docker.sock") : upstream},
-        std::move(rules));
+  void startProxy(std::string upstream = "", std::vector<HookRule> rules = {},
+                  const std::function<void(ProxyOptions&)>& tune = {}) {
+    ProxyOptions options{.listen = {*parseListenAddress("unix:" + path("proxy.sock"))},
+                         .upstream = upstream.empty() ? path("docker.sock") : upstream};
+    if (tune) tune(options);
+    proxy_ = std::make_unique<DockerProxy>(std::move(options), std::move(rules));
     ASSERT_TRUE(proxy_->start().has_value());
   }
   void startDocker(size_t bodySize, std::string listen = "") {
@@ -219,6 +221,37 @@ TEST_F(ProxyTest, ExpectContinueIsAnsweredHereAndLargeHeadsPass) {
       "\r\n\r\n";
   EXPECT_NE(roundTrip(proxy_->addresses().at(0), oneField).find("HTTP/1.1 431"), std::string::npos);
   EXPECT_NE(get("/_ping").find("HTTP/1.1 201"), std::string::npos);
+}
+
+TEST_F(ProxyTest, SlowAndIdleClientsAreClosedAndTheConnectionCapAnswers503) {
+  startDocker(16);
+  startProxy("", {}, [](ProxyOptions& options) {
+    options.headerTimeout = 300ms;
+    options.maxConnections = 3;
+  });
+  // A slowloris client: half a head, then nothing. Closed after the header timeout.
+  const int slow = connectTo(proxy_->addresses().at(0));
+  ASSERT_GE(slow, 0);
+  sendAll(slow, "GET /_ping HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_EQ(readUntilClosed(slow), "");
+  const auto took = std::chrono::steady_clock::now() - before;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 3s);
+  close(slow);
+  // Three idle connections fill the cap: a fourth is answered 503 at once.
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(connectTo(proxy_->addresses().at(0)));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_NE(get("/_ping").find("HTTP/1.1 503"), std::string::npos);
+  for (int fd : idle) close(fd);
+  // Once they are gone (closed by us, or by the timeout), clients are served again.
+  std::string answer;
+  for (int i = 0; i < 50 && answer.find("HTTP/1.1 200") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    answer = get("/_ping");
+  }
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
 }
 
 TEST_F(ProxyTest, StalledClientsDoNotStallOthers) {
