@@ -486,6 +486,10 @@ Result<void> Driver::unplug(const std::string& endpointId) {
   std::scoped_lock wiring(wiringMutex_);
   auto endpoint = find(endpointId);
   if (!endpoint) return {};
+  // Judged on an older look at Docker: a start since then has wired it again.
+  if (auto net = deps_.runtime->inspect(endpoint->networkContainerId); !net || net->running) {
+    return {};
+  }
   ovsdb::SwitchChanges changes;
   changes.deletePort(endpoint->hostVeth);
   auto applied = deps_.ovs->apply(changes);

@@ -49,6 +49,13 @@ bool dockerGaveUp(const RuntimeContainer& app, bool networkRunning) {
          (!networkRunning || app.startError.find("network") != std::string::npos);
 }
 
+/** Whether Docker says it has no container `id` (any other answer, an error included, is not
+ *  proof). */
+bool goneFromDocker(ContainerRuntime& runtime, const std::string& id) {
+  auto container = runtime.inspect(id);
+  return !container && container.error().code == ErrorCode::NotFound;
+}
+
 std::string appLabel(const Endpoint& endpoint) {
   if (!endpoint.appName.empty()) return endpoint.appName;
   if (!endpoint.appId.empty()) return endpoint.appId.substr(0, 12);
@@ -140,6 +147,9 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
       const bool youngContainer = net != docker->nets.end() && net->second.createdMs > 0 &&
                                   wallNow - net->second.createdMs < graceMs;
       if (youngPending || youngContainer) continue;  // its create may still reach Docker
+      // Docker was listed before the endpoints were read: an app created since is missing from
+      // the list. Only Docker's own "no such container" for its full id counts.
+      if (!endpoint.appId.empty() && !goneFromDocker(*deps.runtime, endpoint.appId)) continue;
       act(fmt::format("remove endpoint {} ({} on {}): no app container", endpoint.id,
                       endpoint.ip.toString(), endpoint.subnet.toGatewayString()),
           [&] {
@@ -149,6 +159,10 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
       continue;
     }
     if (net == docker->nets.end()) {
+      if (endpoint.networkContainerId.empty() ||
+          !goneFromDocker(*deps.runtime, endpoint.networkContainerId)) {
+        continue;  // created after the list was taken
+      }
       if (endpoint.state != EndpointState::Broken) {
         act(fmt::format("mark {} broken: its network-only container was removed by hand",
                         appLabel(endpoint)),
@@ -223,7 +237,18 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
     }
     act(fmt::format("rewire {} ({}) into its network-only container (pid {})", appLabel(*endpoint),
                     endpoint->ip.toString(), inspected->pid),
-        [&] { return driver_->rewire(endpoint->id, inspected->pid, /*evenIfWired=*/true); });
+        [&]() -> Result<void> {
+          // A start since the look at the links may have wired it already.
+          if (auto now = deps.netlink->linkExists(endpoint->hostVeth); now && *now) {
+            if (auto current = driver_->endpoints();
+                std::any_of(current.begin(), current.end(), [&](const Endpoint& e) {
+                  return e.id == endpoint->id && e.wiredPid == inspected->pid;
+                })) {
+              return {};
+            }
+          }
+          return driver_->rewire(endpoint->id, inspected->pid, /*evenIfWired=*/true);
+        });
   }
 
   // 5. Veths and OVS access ports that no endpoint has; access ports OVS lost.

@@ -38,10 +38,11 @@ class ReconcilerTest : public ::testing::Test {
       std::vector<HostAddress> out;
       const auto leases = store_->leases(subnet_).value();
       for (const auto& lease : leases) {
-        // As the state database records them: reserved just now.
+        // As the state database records them: reserved a moment ago.
         const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
-                                .count();
+                                .count() -
+                            1000;
         out.push_back(HostAddress{subnet_, lease.address, lease.owner, now});
       }
       return out;
