@@ -529,6 +529,11 @@ Result<void> Driver::teardownLocked(const Endpoint& endpoint) {
   }
   auto applied = deps_.ovs->apply(changes);
   note(applied ? Result<void>{} : std::unexpected(applied.error()));
+  if (applied && config_.applyTimeout.count() > 0) {
+    // ovs-vswitchd lets go of the device before it disappears (else it polls a dead veth and
+    // logs errors); a slow or absent vswitchd only delays this, it does not fail the teardown.
+    (void)deps_.ovs->waitApplied(*applied, config_.applyTimeout);
+  }
   faultPoint("detach.port");
   note(deps_.netlink->deleteLink(endpoint.hostVeth));
   faultPoint("detach.veth");
