@@ -451,3 +451,222 @@ check_logs() {
     grep -vE 'Network is down|No such device' || true)
   [ -z "$unexpected" ] || fail "errors in host $h's ovs-vswitchd log: $(head -3 <<<"$unexpected")"
 }
+
+# ---- Restarting a host's daemons, and the leak checker (the lifecycle scenario) --------------
+# A stopped daemon's pid may be reused by anything (pid_max is 32768 here), so a restarted
+# daemon's old pid is dropped from the cleanup stack, and every stop below first checks that the
+# pid still runs a command of this lab (its command line names $RUN_DIR).
+
+# lab_pid_ours PID: PID runs a command whose arguments name this lab's run directory.
+lab_pid_ours() { [ -n "$1" ] && grep -qF -- "$RUN_DIR" "/proc/$1/cmdline" 2>/dev/null; }
+stop_lab_pid() { lab_pid_ours "$1" && stop_pid "$1"; return 0; }
+# lab_forget_pid PID: drops "stop_pid PID" / "stop_lab_pid PID" from the cleanup stack.
+lab_forget_pid() {
+  local pid=$1 i kept=()
+  for i in "${!CLEANUP[@]}"; do
+    case "${CLEANUP[i]}" in "stop_pid $pid" | "stop_lab_pid $pid") ;; *) kept+=("${CLEANUP[i]}") ;; esac
+  done
+  CLEANUP=("${kept[@]}")
+  [ -f "$RUN_DIR/cleanup.list" ] &&
+    grep -vxF -e "stop_pid $pid" -e "stop_lab_pid $pid" "$RUN_DIR/cleanup.list" >"$RUN_DIR/cleanup.list.new" || true
+  [ -f "$RUN_DIR/cleanup.list.new" ] && mv "$RUN_DIR/cleanup.list.new" "$RUN_DIR/cleanup.list"
+  return 0
+}
+
+# daemon_save H NAME: records how host H's running daemon NAME (adapter, dockerd, ovsdb-server,
+# ovs-vswitchd, state-db: the names start_daemon was given) was started, its argv and the
+# environment settings lib.sh gives it (dead pull proxies, OVS run directories), so that
+# daemon_start starts it again exactly so. Call once, after host_up.
+daemon_save() {
+  local h=$1 name=$2 d pid
+  d=$(hdir "$h")
+  pid=$(cat "$d/$name.pid")
+  lab_pid_ours "$pid" || fail "host $h's $name (pid $pid) is not running"
+  cat "/proc/$pid/cmdline" >"$d/$name.argv"
+  tr '\0' '\n' <"/proc/$pid/environ" |
+    grep -E '^(HTTP_PROXY|HTTPS_PROXY|NO_PROXY|OVS_RUNDIR|OVS_DBDIR|OVS_LOGDIR)=' >"$d/$name.env" || true
+}
+daemons_save() {
+  local h=$1 name
+  for name in ovsdb-server ovs-vswitchd dockerd adapter; do daemon_save "$h" "$name"; done
+}
+
+# daemon_start H NAME [VAR=VALUE...]: starts host H's daemon NAME again as daemon_save saw it,
+# with VAR=VALUE added to its environment; the earlier log is kept as NAME.log.N. Does not
+# wait for it to serve. dockerd's stop stays with dockerd_cleanup (it reads dockerd.pid), so
+# that containers are still removed before it stops.
+daemon_start() {
+  local h=$1 name=$2 d n=1 pid argv=() envs=()
+  shift 2
+  d=$(hdir "$h")
+  mapfile -d '' -t argv <"$d/$name.argv"
+  mapfile -t envs <"$d/$name.env"
+  while [ -e "$d/$name.log.$n" ]; do n=$((n + 1)); done
+  [ -f "$d/$name.log" ] && mv "$d/$name.log" "$d/$name.log.$n"
+  nsenter --net="/run/netns/$(hns "$h")" env "${envs[@]}" "$@" "${argv[@]}" >"$d/$name.log" 2>&1 </dev/null &
+  pid=$!
+  disown "$pid"  # no "Killed" job report when the sweep kills it (the shell still reaps it)
+  echo "$pid" >"$d/$name.pid"
+  [ "$name" = dockerd ] || on_exit "stop_lab_pid $pid"
+}
+
+# daemon_stop H NAME [KILL]: SIGTERM (and wait, as stop_pid) or SIGKILL; reaps it.
+daemon_stop() {
+  local h=$1 name=$2 how=${3:-TERM} pid
+  pid=$(cat "$(hdir "$h")/$name.pid" 2>/dev/null) || return 0
+  if lab_pid_ours "$pid"; then
+    if [ "$how" = KILL ]; then
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_until 10 pid_gone "$pid" || fail "host $h's $name (pid $pid) survived SIGKILL"
+    else
+      stop_pid "$pid"
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  lab_forget_pid "$pid"
+}
+
+# The daemons' readiness, as host_up and host_base_up wait for it.
+adapter_ready() {
+  curl -sf --unix-socket "$(hdir "$1")/adapter.sock" http://adapter/v1/ping >/dev/null || return 1
+  [ "${OVP_MODE:-adapter}" != proxy ] || docker -H "unix://$(hdir "$1")/proxy.sock" version >/dev/null
+}
+dockerd_ready() { dk "$1" version >/dev/null 2>&1; }
+ovsdb_ready() { vsctl "$1" --no-wait show >/dev/null 2>&1; }
+vswitchd_ready() { ovs-appctl -t "$(hdir "$1")/ovs-vswitchd.ctl" version >/dev/null 2>&1; }
+# On the underlay the VTEP address lives on br-phy's internal port, a tap device ovs-vswitchd
+# creates. OVS 3.1 keeps the device (and the address) across a restart; where the device is
+# recreated, this puts the address back, as a real host's network configuration would.
+underlay_restore() {
+  local h=$1 ns
+  [ "${UNDERLAY:-0}" = 1 ] || return 0
+  ns=$(hns "$h")
+  wait_until 20 ip -n "$ns" link show br-phy || fail "br-phy of host $h did not come back"
+  ip -n "$ns" addr replace "$UNDERLAY_PREFIX.$h/24" dev br-phy
+  ip -n "$ns" link set br-phy up
+  ip -n "$ns" link set eth1 up
+}
+
+# leak_scan H [EXPECTED_APPS]: one look at host H. With A = the app containers (label
+# ovsplane.endpoint, no ovsplane.role), by endpoint id: host hH's Address rows = the
+# network-only containers = A (= EXPECTED_APPS when given); OVS ports carrying
+# external_ids:ovsplane-endpoint = the ovh* veths in the host namespace (by name), all of
+# endpoints in A, and every running app's among them (an app that is not running may have both
+# or neither: a port without its veth counts); no (network, ip) twice in the Address rows nor
+# on two network-only containers' eth0; every app's NetworkMode names the network-only container
+# of its own endpoint, running (with its row's address on eth0) when the app runs. Sets
+# LEAK_SUMMARY, LEAK_PROBLEMS (one a line), LEAK_COUNT (objects no app claims + addresses held
+# twice); returns 0 when all hold.
+leak_scan() {
+  local h=$1 expected=${2:-} d ns ids
+  d=$(hdir "$h")
+  ns=$(hns "$h")
+  local t="$d/leak"
+  mkdir -p "$t"
+  LEAK_SUMMARY="" LEAK_PROBLEMS="" LEAK_COUNT=""
+  ovsplane "$h" endpoint ls >"$t/rows.txt" 2>"$t/err.txt" || { LEAK_PROBLEMS="endpoint ls failed: $(cat "$t/err.txt")"; return 1; }
+  ids=$(dk "$h" ps -aq --no-trunc --filter label=ovsplane.endpoint 2>"$t/err.txt") ||
+    { LEAK_PROBLEMS="docker ps failed: $(cat "$t/err.txt")"; return 1; }
+  if [ -n "$ids" ]; then
+    # shellcheck disable=SC2086
+    dk "$h" inspect $ids 2>"$t/err.txt" | jq -r '.[] | [.Id, (.Config.Labels["ovsplane.role"] // "-"),
+        (.Config.Labels["ovsplane.endpoint"] // "-"), (.State.Running | tostring), .HostConfig.NetworkMode,
+        (.State.Pid | tostring), (.Config.Labels["ovsplane.ip"] // "-"), (.Name | ltrimstr("/"))] | @tsv' >"$t/containers.txt" ||
+      { LEAK_PROBLEMS="docker inspect failed (a container went away meanwhile?): $(cat "$t/err.txt")"; return 1; }
+  else
+    : >"$t/containers.txt"
+  fi
+  local table
+  for table in Port Interface; do
+    vsctl "$h" -f json --columns=name,external_ids list "$table" 2>"$t/err.txt" ||
+      { LEAK_PROBLEMS="ovs-vsctl list $table failed: $(cat "$t/err.txt")"; return 1; }
+  done | jq -r '.data[] | [.[0], ((.[1][1] // []) | map(select(.[0] == "ovsplane-endpoint")) | .[0][1] // empty)]
+      | select(length == 2) | @tsv' | sort -u >"$t/ports.txt"
+  ip -n "$ns" -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | grep '^ovh' >"$t/veths.txt" || true
+  # Inside each running network-only container: eth0's address (checked where the app runs).
+  : >"$t/inside.txt"
+  local id role ep running mode pid ip name addr
+  while IFS=$'\t' read -r id role ep running mode pid ip name; do
+    [ "$role" = network ] && [ "$running" = true ] && [ "$pid" != 0 ] || continue
+    addr=$(nsenter -t "$pid" -n ip -o -4 addr show dev eth0 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -1)
+    printf '%s\t%s\n' "$ep" "${addr:--}" >>"$t/inside.txt"
+  done <"$t/containers.txt"
+  local out
+  out=$(awk -v host="h$h" -v expected="$expected" -F'\t' '
+    FILENAME ~ /rows.txt$/ {
+      if (FNR == 1) next
+      split($0, f, " +"); if (f[4] == "") next
+      key = f[1] " " f[2]; if (++ipseen[key] == 2) { dup++; problem("address " f[2] " of " f[1] " held twice") }
+      if (f[4] == host) { rowc[f[3]]++; rowip[f[3]] = f[2]; nrows++ }
+      next
+    }
+    FILENAME ~ /containers.txt$/ {
+      if ($2 == "-") { app[$3]++; napps++; appid[$3] = $1; apprun[$3] = $4; appmode[$3] = $5; appname[$3] = $8
+                       if ($4 == "true") nrun++ }
+      else if ($2 == "network") { net[$3]++; nnets++; netid[$1] = $3; netrun[$1] = $4; netip[$3] = $7
+                       netname[$3] = $8; if ($4 == "true") nnetrun++ }
+      next
+    }
+    FILENAME ~ /ports.txt$/ { port[$1] = $2; portep[$2]++; nports++; next }
+    FILENAME ~ /veths.txt$/ { veth[$1] = 1; nveths++; next }
+    FILENAME ~ /inside.txt$/ { inside[$1] = $2; if ($2 != "-" && ++inseen[$2] == 2) { dup++; problem("address " $2 " configured in two network-only containers") } ; next }
+    function problem(text) { problems[++np] = text }
+    function whose(e) { return "endpoint " e ((e in app) ? ", app " appname[e] (apprun[e] == "true" ? " running" : " not running") : "") }
+    END {
+      for (e in rowc) { if (!(e in app)) { leak++; problem("Address row " rowip[e] " (endpoint " e ") has no app container") }
+                        if (rowc[e] > 1) { dup++; problem("endpoint " e " holds " rowc[e] " Address rows") } }
+      for (e in net) { if (!(e in app)) { leak++; problem("network-only container " netname[e] " (endpoint " e ") has no app container") }
+                       if (net[e] > 1) { leak++; problem("endpoint " e " has " net[e] " network-only containers") } }
+      for (p in port) { if (!(port[p] in app)) { leak++; problem("OVS port " p " (endpoint " port[p] ") has no app container") }
+                        if (!(p in veth)) { leak++; problem("OVS port " p " (" whose(port[p]) ") has no veth") } }
+      for (v in veth) if (!(v in port)) { leak++; problem("veth " v " is no OVS port of an endpoint") }
+      for (e in app) {
+        n = appname[e] " (endpoint " e ")"
+        if (app[e] > 1) problem("endpoint " e " is claimed by " app[e] " app containers")
+        if (!(e in rowc)) problem("app " n " has no Address row of " host)
+        if (!(e in net)) problem("app " n " has no network-only container")
+        if (e in rowc && e in net && netip[e] != rowip[e]) problem("app " n ": row says " rowip[e] ", network-only container label " netip[e])
+        target = appmode[e]; sub(/^container:/, "", target)
+        if (target in netid && netid[target] != e) problem("app " n " joins the network-only container of endpoint " netid[target])
+        if (apprun[e] != "true") continue
+        if (!(target in netid)) problem("running app " n " joins no network-only container (" appmode[e] ")")
+        else if (netrun[target] != "true") problem("running app " n ": its network-only container is not running")
+        if (!(e in portep)) problem("running app " n " has no OVS port")
+      }
+      for (e in inside) {
+        if (apprun[e] != "true") continue
+        if (inside[e] == "-") problem("network-only container " netname[e] " of running app " appname[e] " has no address on eth0")
+        else if (e in rowip && inside[e] != rowip[e]) problem("network-only container " netname[e] " has " inside[e] " on eth0, its row " rowip[e])
+      }
+      if (expected != "" && napps + 0 != expected + 0) problem(napps + 0 " app containers, expected " expected)
+      printf "SUMMARY\t%d rows, %d network-only containers (%d running), %d ports, %d veths, %d apps (%d running)\n",
+        nrows, nnets, nnetrun, nports, nveths, napps, nrun
+      printf "COUNT\t%d\n", leak + dup
+      for (i = 1; i <= np; i++) print "PROBLEM\t" problems[i]
+    }' "$t/rows.txt" "$t/containers.txt" "$t/ports.txt" "$t/veths.txt" "$t/inside.txt")
+  LEAK_SUMMARY=$(awk -F'\t' '$1 == "SUMMARY" {print $2}' <<<"$out")
+  LEAK_COUNT=$(awk -F'\t' '$1 == "COUNT" {print $2}' <<<"$out")
+  LEAK_PROBLEMS=$(awk -F'\t' '$1 == "PROBLEM" {print $2}' <<<"$out" | sort)
+  [ -z "$LEAK_PROBLEMS" ]
+}
+
+# leaks_converge H [EXPECTED_APPS [SECONDS]]: leak_scan until it holds (reconciliation is
+# asynchronous; default 20 s). On failure prints what differs (to stderr) and returns 1.
+leaks_converge() {
+  local h=$1 expected=${2:-} seconds=${3:-20} deadline
+  deadline=$(($(date +%s%N) + seconds * 1000000000))
+  until leak_scan "$h" "$expected"; do
+    if [ "$(date +%s%N)" -ge "$deadline" ]; then
+      {
+        echo "leaks on host $h after ${seconds} s: $LEAK_SUMMARY"
+        head -n 30 <<<"$LEAK_PROBLEMS" | sed 's/^/  /'
+      } >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+# check_no_leaks H [EXPECTED_APPS]: leaks_converge or fail.
+check_no_leaks() {
+  leaks_converge "$@" || fail "host $1: the state database, Docker and OVS disagree (above)"
+}
