@@ -445,10 +445,11 @@ check_logs() {
   if grep -E '\[(error|critical)\]|AddressSanitizer|runtime error:' "$d/adapter.log" >/dev/null; then
     fail "errors in host $h's adapter log"
   fi
-  # A veth vanishing with its namespace (a container restart) is expected to be noticed.
+  # A veth vanishing with its namespace (a container restart) is expected to be noticed; so is a
+  # restarted ovs-vswitchd waiting for ovsdb-server to drop its predecessor's lock.
   local unexpected
-  unexpected=$(grep -E '\|(EMER|ERR)\|' "$d/ovs-vswitchd.file.log" |
-    grep -vE 'Network is down|No such device' || true)
+  unexpected=$(grep -E '\|(EMER|ERR)\|' "$d/ovs-vswitchd.file.log" "$d"/ovs-vswitchd.file.log.* 2>/dev/null |
+    grep -vE 'Network is down|No such device|another ovs-vswitchd process is running' || true)
   [ -z "$unexpected" ] || fail "errors in host $h's ovs-vswitchd log: $(head -3 <<<"$unexpected")"
 }
 

@@ -29,12 +29,13 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 command -v ovsdb-server >/dev/null || skip_tier ovsdb "ovsdb-server not installed"
 
-# Fuzzing (libFuzzer, clang): the hook decoder and the CIDR/env parsers, for a bounded time.
+# Fuzzing (libFuzzer, clang): the hook decoder, the CIDR/env parsers and request targets / bounded
+# JSON, for a bounded time each.
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 if command -v clang++-16 >/dev/null && [ "$FUZZ_SECONDS" -gt 0 ]; then
   cmake -S fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 >/dev/null
   cmake --build build/fuzz -j "$JOBS"
-  for target in hook cidr; do
+  for target in hook cidr target; do
     corpus=$(mktemp -d)
     cp fuzz/corpus/"$target"/* "$corpus"/
     echo "test: fuzzing $target for ${FUZZ_SECONDS}s"
