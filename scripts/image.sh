@@ -17,7 +17,8 @@ TAG=${1:-ovsplane:$("$BIN" --version | awk '{print $2}')}
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cp deploy/Dockerfile "$ctx/"
-mkdir -p "$ctx/rootfs/usr/bin" "$ctx/rootfs/tmp" "$ctx/rootfs/run"
+mkdir -p "$ctx/rootfs/usr/bin" "$ctx/rootfs/tmp" "$ctx/rootfs/run" "$ctx/rootfs/var"
+ln -s ../run "$ctx/rootfs/var/run"  # as on Debian: /var/run/X and /run/X are one path
 cp "$BIN" "$ctx/rootfs/usr/bin/ovsplane"
 strip --strip-debug "$ctx/rootfs/usr/bin/ovsplane"
 # The shared libraries and the dynamic loader, at the paths the binary asks for.
