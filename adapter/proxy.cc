@@ -503,7 +503,18 @@ void DockerProxy::Impl::serve(Socket client) {
                     ec);
         break;
       }
-      if (ec) break;  // EOF, reset, garbage: the connection ends
+      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+          ec == asio::error::shut_down || ec == asio::error::operation_aborted) {
+        break;  // the client went (or the reaper closed a silent one)
+      }
+      if (ec) {
+        // Garbage, or framing that could smuggle a second request (Content-Length with
+        // Transfer-Encoding): answered, and the connection ends; nothing reaches dockerd.
+        writeAnswer(client, 11, false,
+                    errorAnswer(400, fmt::format("bad HTTP request: {}", ec.message())), ec);
+        break;
+      }
       const std::string method(request.get().method_string());
       const unsigned version = request.get().version();
       // Hooks and dockerd see one target: the one dockerd would route (%63reate is create).

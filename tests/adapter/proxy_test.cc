@@ -254,6 +254,37 @@ TEST_F(ProxyTest, SlowAndIdleClientsAreClosedAndTheConnectionCapAnswers503) {
   EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
 }
 
+TEST_F(ProxyTest, SmugglingAndGarbageAreAnswered400AndNeverReachDocker) {
+  std::atomic<int> reached{0};
+  docker_ = std::make_unique<HttpServer>(
+      HttpServerOptions{.listen = {*parseListenAddress("unix:" + path("docker.sock"))},
+                        .bodyLimit = 1024,
+                        .ioTimeout = 30000ms,
+                        .ioThreads = 1,
+                        .handlerThreads = 2,
+                        .unixSocketMode = 0600},
+      [&](const HttpRequestView&) {
+        ++reached;
+        return HttpAnswer{200, "text/plain", "OK"};
+      });
+  ASSERT_TRUE(docker_->start().has_value());
+  startProxy();
+  for (const std::string& request : {
+           // Content-Length and Transfer-Encoding together (request smuggling).
+           std::string("POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /_ping HTTP/1.1\r\n\r\n"),
+           std::string(
+               "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n"),
+           std::string("GARBAGE\r\n\r\n"),
+           std::string("GET /_ping HTTP/1.1\r\nBad Header\r\n\r\n"),
+       }) {
+    const std::string answer = roundTrip(proxy_->addresses().at(0), request);
+    EXPECT_NE(answer.find("HTTP/1.1 400"), std::string::npos) << request << " -> " << answer;
+  }
+  EXPECT_EQ(reached, 0);
+  EXPECT_NE(get("/_ping").find("HTTP/1.1 200"), std::string::npos);  // still serving
+}
+
 TEST_F(ProxyTest, StalledClientsDoNotStallOthers) {
   startDocker(8 * 1024 * 1024);
   startProxy();
