@@ -205,6 +205,7 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
       }
     }
   }
+  size_t unseenVeths = 0;  // wired endpoints whose host end is not in this namespace
   for (const Endpoint* endpoint : live) {
     const RuntimeContainer& app = docker->apps.at(endpoint->id);
     const RuntimeContainer& net = docker->nets.at(endpoint->id);
@@ -227,13 +228,14 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
     if (endpoint->wiredPid != 0 && veths.contains(endpoint->hostVeth)) continue;
     auto inspected = deps.runtime->inspect(net.id);
     if (!inspected || inspected->pid <= 0) continue;
-    if (veths.contains(endpoint->hostVeth)) {
-      // After a restart: wired if its namespace has the container end.
-      auto inside = deps.netlink->linkExistsIn(NamespaceRef::ofPid(inspected->pid), "eth0");
-      if (inside && *inside) {
-        driver_->markWired(endpoint->id, inspected->pid);
-        continue;
-      }
+    // Wired if its namespace has the container end: a veth dies as a pair, so the host end
+    // exists too, here or (a CLI run in another network namespace than ovs-vswitchd's) where
+    // this process cannot see it; rewiring from there would break it.
+    auto inside = deps.netlink->linkExistsIn(NamespaceRef::ofPid(inspected->pid), "eth0");
+    if (inside && *inside) {
+      if (!veths.contains(endpoint->hostVeth)) ++unseenVeths;
+      driver_->markWired(endpoint->id, inspected->pid);
+      continue;
     }
     act(fmt::format("rewire {} ({}) into its network-only container (pid {})", appLabel(*endpoint),
                     endpoint->ip.toString(), inspected->pid),
@@ -249,6 +251,14 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
           }
           return driver_->rewire(endpoint->id, inspected->pid, /*evenIfWired=*/true);
         });
+  }
+
+  if (unseenVeths > 0) {
+    report.failures.push_back(fmt::format(
+        "{} wired endpoint(s) have their host veth in another network namespace than this "
+        "process: run ovsplane where ovs-vswitchd runs (their veths and ports were left alone)",
+        unseenVeths));
+    return report;
   }
 
   // 5. Veths and OVS access ports that no endpoint has; access ports OVS lost.

@@ -147,10 +147,13 @@ class FakeNetlink final : public Netlink, public FailureSwitch {
     return links.contains(std::string(name));
   }
   Result<uint32_t> linkMtu(std::string_view) override { return 1500U; }
+  /** listLinks() sees none of the host ends (a process in another network namespace). */
+  bool hostEndsElsewhere = false;
   Result<std::vector<std::string>> listLinks(std::string_view prefix) override {
     if (fails("listLinks")) return failure("listLinks");
     std::scoped_lock lock(mutex);
     std::vector<std::string> out;
+    if (hostEndsElsewhere) return out;
     for (const auto& [name, link] : links) {
       if (name.starts_with(prefix)) out.push_back(name);
     }

@@ -240,6 +240,23 @@ TEST_F(ReconcilerTest, AVethDeletedByHandIsWiredAgain) {
   EXPECT_EQ(ovs_->accessPorts(), 1U);
 }
 
+TEST_F(ReconcilerTest, RunFromAnotherNetworkNamespaceItChangesNoWiring) {
+  // `ovsplane gc` run outside the namespace where ovs-vswitchd and the host veths live: the
+  // containers' ends are there, so nothing is rewired, and it says where to run.
+  runApp("a");
+  runApp("b");
+  driver_ = makeDriver();
+  netlink_->hostEndsElsewhere = true;
+  const int before = netlink_->wireCalls;
+  auto report = reconciler().reconcile();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(netlink_->wireCalls, before);
+  EXPECT_EQ(netlink_->links.size(), 2U);
+  EXPECT_EQ(ovs_->accessPorts(), 2U);
+  ASSERT_EQ(report->failures.size(), 1U);
+  EXPECT_NE(report->failures.front().find("another network namespace"), std::string::npos);
+}
+
 TEST_F(ReconcilerTest, DockerDownJudgesNothing) {
   runApp("a");
   runtime_->failOn("list");
