@@ -97,20 +97,6 @@ std::string labelOf(const RuntimeContainer& container, const char* key) {
   return it == container.labels.end() ? std::string() : it->second;
 }
 
-std::string_view endpointStateName(EndpointState state) {
-  switch (state) {
-    case EndpointState::Attaching:
-      return "attaching";
-    case EndpointState::Pending:
-      return "pending";
-    case EndpointState::Committed:
-      return "committed";
-    case EndpointState::Broken:
-      return "broken";
-  }
-  return "unknown";
-}
-
 /** What a network-only container's labels say of its endpoint (no VNI, no app id): after a
  *  restart the driver learns its endpoints from them. nullopt unless they are complete. */
 std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net) {
@@ -180,12 +166,8 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
     return std::unexpected(fromIpam(ip.error()));
   }
   endpoint.ip = *ip;
-  undo.push("release " + ip->toString(), [this, subnet, owner = endpoint.id]() -> Result<void> {
-    if (auto released = allocator_.release(subnet, owner); !released) {
-      return std::unexpected(fromIpam(released.error()));
-    }
-    return {};
-  });
+  undo.push("release " + ip->toString(),
+            [this, subnet, owner = endpoint.id] { return releaseAddress(subnet, owner); });
   faultPoint("attach.allocated");
 
   auto image = deps_.runtime->ensurePauseImage();
@@ -233,10 +215,8 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   undo.push("delete veth " + endpoint.hostVeth,
             [this, veth = endpoint.hostVeth] { return deps_.netlink->deleteLink(veth); });
   undo.push("delete OVS port " + endpoint.hostVeth, [this, veth = endpoint.hostVeth] {
-    ovsdb::SwitchChanges changes;
-    changes.deletePort(veth);
-    auto applied = deps_.ovs->apply(changes);
-    return applied ? Result<void>{} : std::unexpected(applied.error());
+    auto deleted = deletePort(veth);
+    return deleted ? Result<void>{} : std::unexpected(deleted.error());
   });
   if (auto wired = wire(endpoint, running->pid); !wired) {
     return std::unexpected(wired.error());
@@ -257,11 +237,10 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   return std::optional<Attached>(Attached{std::move(patched), endpoint.id});
 }
 
-ovsdb::SwitchChanges Driver::plugChanges(const Endpoint& endpoint,
-                                         const std::vector<PeerHost>& peers) {
+void Driver::addPlug(ovsdb::SwitchChanges& changes, const Endpoint& endpoint,
+                     const std::vector<PeerHost>& peers) const {
   const std::string bridge = bridgeName(endpoint.vni);
   const std::string cidr = endpoint.subnet.toString();
-  ovsdb::SwitchChanges changes;
   changes.ensureBridge({.name = bridge,
                         .datapath = config_.datapath,
                         .externalIds = {{"ovsplane-network", cidr},
@@ -279,7 +258,6 @@ ovsdb::SwitchChanges Driver::plugChanges(const Endpoint& endpoint,
                                       {"ovsplane-ip", endpoint.ip.toString()},
                                       {"attached-mac", endpoint.mac}},
                       .isProtected = false});
-  return changes;
 }
 
 Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
@@ -301,7 +279,9 @@ Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
   if (!peers) {
     return std::unexpected(peers.error());
   }
-  auto cfg = deps_.ovs->apply(plugChanges(endpoint, *peers));
+  ovsdb::SwitchChanges changes;
+  addPlug(changes, endpoint, *peers);
+  auto cfg = deps_.ovs->apply(changes);
   if (!cfg) {
     return std::unexpected(cfg.error());
   }
@@ -365,11 +345,9 @@ Result<void> Driver::commitCreated(const std::string& appId, const std::string& 
   if (auto app = deps_.runtime->inspect(appId); app) {
     const std::string label = labelOf(*app, labels::kEndpoint);
     if (label.empty()) return {};  // not a container ovsplane attached
-    endpointId = label;
-    if (auto known = find(label); known && known->appName.empty() && !app->name.empty()) {
-      std::scoped_lock lock(mutex_);
-      endpoints_[label].appName = app->name;
-    }
+    if (auto committed = commit(label, appId); !committed) return committed;
+    if (!app->name.empty()) appRenamed(appId, app->name);  // its name, as Docker gave it
+    return {};
   }
   if (endpointId.empty()) {
     return makeError(ErrorCode::NotFound,
@@ -386,12 +364,17 @@ Result<void> Driver::rollback(const std::string& endpointId) {
   }
   // An app container carrying this endpoint means Docker did create it (the refusal came from
   // elsewhere, or the hooks of two identical requests crossed): commit instead.
-  if (auto apps = deps_.runtime->list({{labels::kEndpoint, endpointId}}); apps) {
-    for (const auto& app : *apps) {
-      if (labelOf(app, labels::kRole).empty()) return commit(endpointId, app.id);
-    }
-  }
+  if (auto app = appOf(endpointId); app && *app) return commit(endpointId, (*app)->id);
   return teardown(*endpoint);
+}
+
+Result<std::optional<RuntimeContainer>> Driver::appOf(const std::string& endpointId) {
+  auto labelled = deps_.runtime->list({{labels::kEndpoint, endpointId}});
+  if (!labelled) return std::unexpected(labelled.error());
+  for (const auto& container : *labelled) {
+    if (labelOf(container, labels::kRole).empty()) return container;
+  }
+  return std::nullopt;
 }
 
 std::optional<Endpoint> Driver::recoverEndpoint(const RuntimeContainer& app) {
@@ -454,18 +437,20 @@ Result<void> Driver::ensureWired(const std::string& appRef) {
   return rewire(endpoint->id, net->pid);
 }
 
-Result<void> Driver::rewire(const std::string& endpointId, pid_t pid, bool evenIfWired) {
+Result<void> Driver::rewire(const std::string& endpointId, pid_t pid) {
   // A start's hooks, its Docker event and a reconciler pass may all find the same endpoint
   // unwired: the first wires it, the others see it done.
   std::scoped_lock wiring(wiringMutex_);
   auto endpoint = find(endpointId);
   if (!endpoint) return makeError(ErrorCode::NotFound, "no endpoint " + endpointId);
-  if (!evenIfWired && endpoint->wiredPid == pid && pid > 0) return {};
+  if (endpoint->wiredPid == pid && pid > 0) {
+    if (auto present = deps_.netlink->linkExists(endpoint->hostVeth); present && *present) {
+      return {};  // wired into that namespace, its veth in place
+    }
+  }
   // The old veth died with the old namespace. ovs-vswitchd keeps the port's stale device open
   // if the row merely stays: remove the port first, so the new veth is opened afresh.
-  ovsdb::SwitchChanges unplug;
-  unplug.deletePort(endpoint->hostVeth);
-  auto unplugged = deps_.ovs->apply(unplug);
+  auto unplugged = deletePort(endpoint->hostVeth);
   if (!unplugged) {
     return std::unexpected(unplugged.error());
   }
@@ -490,10 +475,9 @@ Result<void> Driver::unplug(const std::string& endpointId) {
   if (auto net = deps_.runtime->inspect(endpoint->networkContainerId); !net || net->running) {
     return {};
   }
-  ovsdb::SwitchChanges changes;
-  changes.deletePort(endpoint->hostVeth);
-  auto applied = deps_.ovs->apply(changes);
-  if (!applied) return std::unexpected(applied.error());
+  if (auto deleted = deletePort(endpoint->hostVeth); !deleted) {
+    return std::unexpected(deleted.error());
+  }
   if (auto deleted = deps_.netlink->deleteLink(endpoint->hostVeth); !deleted) return deleted;
   markWired(endpointId, 0);
   return {};
@@ -507,10 +491,6 @@ void Driver::markWired(const std::string& endpointId, pid_t pid) {
 
 Result<void> Driver::teardown(const Endpoint& endpoint) {
   std::scoped_lock serialized(teardownMutex_);
-  return teardownLocked(endpoint);
-}
-
-Result<void> Driver::teardownLocked(const Endpoint& endpoint) {
   std::optional<Error> first;
   auto note = [&](Result<void> step) {
     if (!step && !first) first = step.error();
@@ -541,9 +521,7 @@ Result<void> Driver::teardownLocked(const Endpoint& endpoint) {
     note(deps_.runtime->remove(endpoint.networkContainerId));
   }
   faultPoint("detach.container");
-  if (auto released = allocator_.release(endpoint.subnet, endpoint.id); !released) {
-    note(std::unexpected(fromIpam(released.error())));
-  }
+  note(releaseAddress(endpoint.subnet, endpoint.id));
   faultPoint("detach.released");
   if (first) return std::unexpected(*first);
   forget(endpoint.id);
@@ -574,12 +552,7 @@ Result<void> Driver::detach(const std::string& appRef) {
     if (networks) {
       for (const auto& net : *networks) {
         if (auto endpoint = endpointFromLabels(net)) {
-          auto apps = deps_.runtime->list({{labels::kEndpoint, endpoint->id}});
-          bool appLeft = false;
-          if (apps) {
-            for (const auto& app : *apps) appLeft = appLeft || labelOf(app, labels::kRole).empty();
-          }
-          if (apps && !appLeft) candidates.push_back(*endpoint);
+          if (auto app = appOf(endpoint->id); app && !*app) candidates.push_back(*endpoint);
         }
       }
     }
@@ -668,21 +641,7 @@ std::vector<Error> Driver::replug(const std::vector<Endpoint>& endpoints) {
   }
   std::map<uint32_t, ovsdb::SwitchChanges> byNetwork;
   for (const Endpoint& endpoint : endpoints) {
-    if (endpoint.vni == 0) continue;
-    auto changes = plugChanges(endpoint, *peers);
-    auto& batch = byNetwork[endpoint.vni];
-    for (const auto& op : changes.ops()) {
-      switch (op.kind) {
-        case ovsdb::SwitchChanges::Kind::EnsureBridge:
-          batch.ensureBridge(op.bridge);
-          break;
-        case ovsdb::SwitchChanges::Kind::EnsurePort:
-          batch.ensurePort(op.port);
-          break;
-        default:
-          break;
-      }
-    }
+    if (endpoint.vni != 0) addPlug(byNetwork[endpoint.vni], endpoint, *peers);
   }
   for (auto& [vni, changes] : byNetwork) {
     auto applied = deps_.ovs->apply(changes);
@@ -693,6 +652,12 @@ std::vector<Error> Driver::replug(const std::vector<Endpoint>& endpoints) {
     }
   }
   return errors;
+}
+
+Result<int64_t> Driver::deletePort(const std::string& name) {
+  ovsdb::SwitchChanges changes;
+  changes.deletePort(name);
+  return deps_.ovs->apply(changes);
 }
 
 Result<void> Driver::releaseAddress(const ipam::Subnet& subnet, const std::string& owner) {

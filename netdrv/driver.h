@@ -56,8 +56,6 @@ enum class EndpointState {
   Committed,  ///< the app container exists (appId known)
   Broken,     ///< the app exists but its network-only container was removed by hand
 };
-std::string_view endpointStateName(EndpointState state);
-
 /** A label's value, "" when absent. */
 std::string labelOf(const RuntimeContainer& container, const char* key);
 
@@ -177,9 +175,9 @@ class Driver final : public NetworkDriver {
    *  it. Serialized with every other teardown. */
   Result<void> teardown(const Endpoint& endpoint);
   /** Wires endpoint `endpointId` into the namespace of `pid` (its network-only container's),
-   *  replacing an older wiring; nothing when it is wired into `pid` already, unless
-   *  `evenIfWired` (its veth was found missing). Serialized with every other rewire. */
-  Result<void> rewire(const std::string& endpointId, pid_t pid, bool evenIfWired = false);
+   *  replacing an older wiring; nothing when it is wired into `pid` already and its veth is in
+   *  place. Serialized with every other rewire. */
+  Result<void> rewire(const std::string& endpointId, pid_t pid);
   /** Removes the OVS port and veth of a stopped endpoint (its start wires it again). */
   Result<void> unplug(const std::string& endpointId);
   /** Records that `endpointId` is wired into `pid` (found so after a restart). */
@@ -188,6 +186,8 @@ class Driver final : public NetworkDriver {
    *  a wiped conf.db, a del-br), one transaction per network so that one bad network does not
    *  stop the others. Returns the errors, one per network that failed. */
   std::vector<Error> replug(const std::vector<Endpoint>& endpoints);
+  /** Deletes an OVS port (missing is success); returns the next_cfg. */
+  Result<int64_t> deletePort(const std::string& name);
   /** Releases the address `owner` holds in `subnet` (an orphan the reconciler found). */
   Result<void> releaseAddress(const ipam::Subnet& subnet, const std::string& owner);
   /** Waits until no attach is running, at most `limit`; true when none is. */
@@ -200,8 +200,11 @@ class Driver final : public NetworkDriver {
   std::optional<Endpoint> findByApp(const std::string& appId) const;
   std::optional<Endpoint> recoverEndpoint(const RuntimeContainer& app);
   Result<void> wire(Endpoint& endpoint, pid_t pid);
-  ovsdb::SwitchChanges plugChanges(const Endpoint& endpoint, const std::vector<PeerHost>& peers);
-  Result<void> teardownLocked(const Endpoint& endpoint);
+  /** Adds what plugs `endpoint` into OVS (bridge, tunnels to `peers`, access port). */
+  void addPlug(ovsdb::SwitchChanges& changes, const Endpoint& endpoint,
+               const std::vector<PeerHost>& peers) const;
+  /** The app container carrying endpoint label `endpointId` (not the network-only one). */
+  Result<std::optional<RuntimeContainer>> appOf(const std::string& endpointId);
   void forget(const std::string& endpointId);
   void setState(const std::string& endpointId, EndpointState state);
 

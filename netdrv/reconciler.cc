@@ -49,6 +49,11 @@ bool dockerGaveUp(const RuntimeContainer& app, bool networkRunning) {
          (!networkRunning || app.startError.find("network") != std::string::npos);
 }
 
+/** A port ovsplane plugged an endpoint's veth into (not a tunnel, not a bridge's own). */
+bool isAccessPort(const ovsdb::PortInfo& port) {
+  return port.type.empty() && port.externalIds.contains("ovsplane-endpoint");
+}
+
 /** Whether Docker says it has no container `id` (any other answer, an error included, is not
  *  proof). */
 bool goneFromDocker(ContainerRuntime& runtime, const std::string& id) {
@@ -200,9 +205,7 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
   std::set<std::string> plugged;  // access ports in OVS
   if (ports) {
     for (const auto& port : *ports) {
-      if (port.type.empty() && port.externalIds.contains("ovsplane-endpoint")) {
-        plugged.insert(port.name);
-      }
+      if (isAccessPort(port)) plugged.insert(port.name);
     }
   }
   size_t unseenVeths = 0;  // wired endpoints whose host end is not in this namespace
@@ -239,18 +242,7 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
     }
     act(fmt::format("rewire {} ({}) into its network-only container (pid {})", appLabel(*endpoint),
                     endpoint->ip.toString(), inspected->pid),
-        [&]() -> Result<void> {
-          // A start since the look at the links may have wired it already.
-          if (auto now = deps.netlink->linkExists(endpoint->hostVeth); now && *now) {
-            if (auto current = driver_->endpoints();
-                std::any_of(current.begin(), current.end(), [&](const Endpoint& e) {
-                  return e.id == endpoint->id && e.wiredPid == inspected->pid;
-                })) {
-              return {};
-            }
-          }
-          return driver_->rewire(endpoint->id, inspected->pid, /*evenIfWired=*/true);
-        });
+        [&] { return driver_->rewire(endpoint->id, inspected->pid); });
   }
 
   if (unseenVeths > 0) {
@@ -274,14 +266,12 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
     return report;
   }
   for (const auto& port : *ports) {
-    if (!port.type.empty() || !port.externalIds.contains("ovsplane-endpoint")) continue;
-    if (wanted.contains(port.name)) continue;
-    act(fmt::format("delete OVS port {} of bridge {} (no endpoint)", port.name, port.bridge), [&] {
-      ovsdb::SwitchChanges changes;
-      changes.deletePort(port.name);
-      auto applied = deps.ovs->apply(changes);
-      return applied ? Result<void>{} : std::unexpected(applied.error());
-    });
+    if (!isAccessPort(port) || wanted.contains(port.name)) continue;
+    act(fmt::format("delete OVS port {} of bridge {} (no endpoint)", port.name, port.bridge),
+        [&]() -> Result<void> {
+          auto deleted = driver_->deletePort(port.name);
+          return deleted ? Result<void>{} : std::unexpected(deleted.error());
+        });
   }
   std::vector<Endpoint> lost;
   for (const Endpoint* endpoint : live) {
