@@ -29,7 +29,21 @@ namespace ovsplane::adapter {
 namespace {
 
 constexpr const char* kDefaultOvsdb = "unix:/var/run/openvswitch/db.sock";
-constexpr const char* kDefaultStateDb = "unix:/var/run/ovsplane/state.sock";
+/** --state-db and its TLS files, the same on every command that reads the state database. */
+void addStateDbOptions(CLI::App* cmd, StateDbAccess& access, const std::string& what) {
+  cmd->add_option("--state-db", access.remote, what)
+      ->envname("OVSPLANE_STATE_DB")
+      ->capture_default_str();
+  cmd->add_option("--state-db-key", access.key,
+                  "PEM private key of this host, for ssl: state database remotes")
+      ->envname("OVSPLANE_STATE_DB_KEY");
+  cmd->add_option("--state-db-cert", access.cert,
+                  "PEM certificate of this host (signed by the cluster's CA), for ssl: remotes")
+      ->envname("OVSPLANE_STATE_DB_CERT");
+  cmd->add_option("--state-db-ca", access.ca,
+                  "PEM CA certificate the state database servers' certificates are signed by")
+      ->envname("OVSPLANE_STATE_DB_CA");
+}
 
 int runCidr(const std::vector<std::string>& cidrs, std::ostream& out, std::ostream& err) {
   int rc = 0;
@@ -106,13 +120,18 @@ LocalEndpointView lookAtLocalDocker(const std::string& dockerAddress, int timeou
 }
 
 /** The read-only views of the state database: network ls/inspect, endpoint ls, host ls. */
-int runStateView(const std::string& what, const std::string& stateDb, int timeoutMs,
+int runStateView(const std::string& what, const StateDbAccess& stateDb, int timeoutMs,
                  const std::string& cidrArg, std::ostream& out, std::ostream& err,
                  const std::string& localHost = "", const std::string& docker = "") {
-  ovsdb::StateStore store(
-      ovsdb::ClientOptions{
-          .remote = stateDb, .leaderOnly = false, .timeout = std::chrono::milliseconds(timeoutMs)},
-      "cli");
+  if (auto access = checkStateDbAccess(stateDb); !access) {
+    err << "ovsplane: " << access.error() << "\n";
+    return 2;
+  }
+  ovsdb::StateStore store(ovsdb::ClientOptions{.remote = stateDb.remote,
+                                               .ssl = stateDb.ssl(),
+                                               .leaderOnly = false,
+                                               .timeout = std::chrono::milliseconds(timeoutMs)},
+                          "cli");
   auto fail = [&](const std::string& message) {
     err << "ovsplane: " << message << "\n";
     return 1;
@@ -176,7 +195,7 @@ int runStateView(const std::string& what, const std::string& stateDb, int timeou
     }
     return 0;
   }
-  return fail(fmt::format("no network {} in {}", subnet->toString(), stateDb));
+  return fail(fmt::format("no network {} in {}", subnet->toString(), stateDb.remote));
 }
 
 }  // namespace
@@ -239,10 +258,10 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     cmd->add_option("--ovsdb", daemon.ovsdb, "Open vSwitch database remote")
         ->envname("OVSPLANE_OVSDB")
         ->capture_default_str();
-    cmd->add_option("--state-db", daemon.stateDb,
-                    "ovsplane state database remote(s); comma-separated for a Raft cluster")
-        ->envname("OVSPLANE_STATE_DB")
-        ->capture_default_str();
+    addStateDbOptions(cmd, daemon.stateDb,
+                      "ovsplane state database remote(s): unix:PATH, ssl:IP:PORT (with the TLS "
+                      "files below) or tcp:IP:PORT (plain text); comma-separated for a Raft "
+                      "cluster");
     cmd->add_option(
            "--docker", daemon.docker,
            "dockerd's Engine API: unix:///path or tcp://HOST:PORT (the proxy's upstream too)")
@@ -260,10 +279,11 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         ->capture_default_str();
     cmd->add_option("--host", daemon.hostName, "This host's name (default: hostname)")
         ->envname("OVSPLANE_HOST");
-    cmd->add_option("--vtep-ip", daemon.vtepIp,
-                    "This host's tunnel endpoint address, or auto (the source address of the "
-                    "route to the state database's first tcp: remote); registers the host for "
-                    "VXLAN")
+    cmd->add_option(
+           "--vtep-ip", daemon.vtepIp,
+           "This host's tunnel endpoint address, or auto (the source address of the "
+           "route to the state database's first tcp: or ssl: remote); registers the host for "
+           "VXLAN")
         ->envname("OVSPLANE_VTEP_IP")
         ->check(CLI::ValidIPV4 | CLI::IsMember({"auto"}));
     cmd->add_option("--host-expiry", daemon.hostExpirySeconds,
@@ -306,9 +326,7 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   gc->add_option("--ovsdb", daemon.ovsdb, "Open vSwitch database remote")
       ->envname("OVSPLANE_OVSDB")
       ->capture_default_str();
-  gc->add_option("--state-db", daemon.stateDb, "ovsplane state database remote(s)")
-      ->envname("OVSPLANE_STATE_DB")
-      ->capture_default_str();
+  addStateDbOptions(gc, daemon.stateDb, "ovsplane state database remote(s)");
   gc->add_option("--docker", daemon.docker, "dockerd's Engine API")
       ->envname("OVSPLANE_DOCKER")
       ->capture_default_str();
@@ -351,12 +369,10 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       ->capture_default_str();
 
   // Read-only views of the state database.
-  std::string stateDb = kDefaultStateDb;
+  StateDbAccess stateDb;
   std::string inspectCidr;
   auto addStateOptions = [&](CLI::App* cmd) {
-    cmd->add_option("--state-db", stateDb, "ovsplane state database remote(s)")
-        ->envname("OVSPLANE_STATE_DB")
-        ->capture_default_str();
+    addStateDbOptions(cmd, stateDb, "ovsplane state database remote(s)");
     cmd->add_option("--timeout-ms", timeoutMs, "Give up after this many milliseconds")
         ->check(CLI::Range(1, 600000))
         ->capture_default_str();

@@ -81,7 +81,8 @@ HostServices connectHost(const DaemonConfig& config) {
   host.ovs = std::make_shared<ovsdb::Switch>(ovsdb::ClientOptions{
       .remote = config.ovsdb, .leaderOnly = false, .timeout = config.ovsdbTimeout});
   host.state = std::make_shared<ovsdb::StateStore>(
-      ovsdb::ClientOptions{.remote = config.stateDb,
+      ovsdb::ClientOptions{.remote = config.stateDb.remote,
+                           .ssl = config.stateDb.ssl(),
                            .leaderOnly = true,
                            .timeout = config.stateTimeout,
                            .unusableLimit = config.stateUnusableLimit},
@@ -108,6 +109,10 @@ HostServices connectHost(const DaemonConfig& config) {
 int runGc(const DaemonConfig& config, bool dryRun, std::ostream& out, std::ostream& err) {
   spdlog::set_level(spdlog::level::from_str(config.logLevel));
   ovsdb::routeOvsLogging(config.logLevel == "debug" || config.logLevel == "trace" ? 4 : 1);
+  if (auto access = checkStateDbAccess(config.stateDb); !access) {
+    err << "ovsplane: gc: " << access.error() << "\n";
+    return 2;
+  }
   HostServices host = connectHost(config);
   // No loops, no registration: one pass, the daemon's own, with its grace for young objects.
   netdrv::ReconcilerConfig once;
@@ -187,6 +192,16 @@ int runDaemon(const DaemonConfig& config) {
     }
     adapters = std::move(*file);
   }
+  if (auto access = checkStateDbAccess(config.stateDb); !access) {
+    std::cerr << "ovsplane: " << access.error() << "\n";
+    return 2;
+  }
+  if (hasPlainTcpRemote(config.stateDb.remote)) {
+    spdlog::warn(
+        "state database {} over plain TCP: whoever is on the network path can read it and add "
+        "a host that receives your networks' traffic (use ssl: remotes, see the README)",
+        config.stateDb.remote);
+  }
   HostServices host = connectHost(config);
   const std::string& hostName = host.hostName;
   const std::string& datapath = host.datapath;
@@ -194,7 +209,7 @@ int runDaemon(const DaemonConfig& config) {
 
   std::string vtepIp = config.vtepIp;
   if (vtepIp == "auto") {
-    auto detected = detectVtepIp(config.stateDb);
+    auto detected = detectVtepIp(config.stateDb.remote);
     if (!detected) {
       std::cerr << "ovsplane: " << detected.error() << "\n";
       return 2;
@@ -261,9 +276,9 @@ int runDaemon(const DaemonConfig& config) {
   }
   spdlog::info(
       "ovsplane adapter on {} (path {}), host {}, datapath {}, overlay MTU {}, OVSDB {}, "
-      "state {}, docker {}",
+      "state {}{}, docker {}",
       fmt::join(bound, " "), config.adapterPath, hostName, datapath, config.mtu, config.ovsdb,
-      config.stateDb, config.docker);
+      config.stateDb.remote, config.stateDb.ssl().empty() ? "" : " (TLS)", config.docker);
 
   reconciler.start();
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "adapter/state_db_access.h"
+
 namespace ovsplane::ovsdb {
 class Switch;
 class StateStore;
@@ -33,7 +35,7 @@ struct DaemonConfig {
   unsigned hookTimeoutMs = 30000;
   std::string adapterPath = "/adapter";
   std::string ovsdb = "unix:/var/run/openvswitch/db.sock";
-  std::string stateDb = "unix:/var/run/ovsplane/state.sock";
+  StateDbAccess stateDb;  ///< remote(s) and, for ssl:, the TLS identity
   std::string docker = "unix:///var/run/docker.sock";
   std::string datapath = "auto";  ///< auto | system | netdev
   unsigned mtu = 1450;

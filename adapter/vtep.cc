@@ -54,7 +54,7 @@ std::expected<std::string, std::string> detectVtepIp(std::string_view stateDbRem
   const auto host = firstNetworkRemoteHost(stateDbRemotes);
   if (!host) {
     return std::unexpected(fmt::format(
-        "--vtep-ip auto follows the route to the state database, but {} has no tcp: remote; "
+        "--vtep-ip auto follows the route to the state database, but {} has no tcp: or ssl: remote; "
         "give the underlay address with --vtep-ip",
         stateDbRemotes));
   }

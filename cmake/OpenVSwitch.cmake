@@ -29,12 +29,13 @@ if(OVS_JOBS EQUAL 0)
   set(OVS_JOBS 2)
 endif()
 
+# --enable-ssl: configure fails rather than silently building without OpenSSL.
 ExternalProject_Add(openvswitch_build
   URL "${OVS_TARBALL}"
   DOWNLOAD_EXTRACT_TIMESTAMP TRUE
   SOURCE_DIR "${OVS_SOURCE_DIR}"
   BUILD_IN_SOURCE TRUE
-  CONFIGURE_COMMAND ./configure --disable-ssl --disable-libcapng --disable-afxdp --enable-static
+  CONFIGURE_COMMAND ./configure --enable-ssl --disable-libcapng --disable-afxdp --enable-static
                     --disable-shared PYTHON3=${PYTHON3_EXECUTABLE} "CFLAGS=-O2 -g -fPIC"
   BUILD_COMMAND make -j${OVS_JOBS} -f Makefile -f ${OVS_BUILT_SOURCES_MK} ovsplane-built-sources
         COMMAND make -j${OVS_JOBS} lib/libopenvswitch.la ovsdb/ovsdb-idlc
@@ -53,7 +54,8 @@ add_library(ovs::openvswitch STATIC IMPORTED GLOBAL)
 set_target_properties(ovs::openvswitch PROPERTIES IMPORTED_LOCATION "${OVS_STATIC_LIB}")
 target_include_directories(ovs::openvswitch SYSTEM INTERFACE
   "${OVS_SOURCE_DIR}" "${OVS_SOURCE_DIR}/include" "${OVS_SOURCE_DIR}/lib")
-target_link_libraries(ovs::openvswitch INTERFACE atomic m Threads::Threads)
+# Built with OpenSSL: ssl: remotes of the state database (stream-ssl).
+target_link_libraries(ovs::openvswitch INTERFACE OpenSSL::SSL OpenSSL::Crypto atomic m Threads::Threads)
 add_dependencies(ovs::openvswitch openvswitch_build)
 
 function(ovsplane_ovs_idl out_var)

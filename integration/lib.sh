@@ -184,16 +184,54 @@ raise_neighbour_limits() {
   done
 }
 
+# ---- Certificates (openssl), in $RUN_DIR/pki --------------------------------------------------
+# pki_ca NAME: a CA ($RUN_DIR/pki/NAME.pem, NAME-key.pem). pki_cert NAME CA SUBJECT [EXT]: a key
+# and a certificate signed by CA (NAME.pem, NAME-key.pem); EXT: openssl extension lines.
+pki_dir() { echo "$RUN_DIR/pki"; }
+pki_ca() {
+  local t
+  t=$(pki_dir)
+  mkdir -p "$t"
+  openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$t/$1-key.pem" \
+    -subj "/CN=ovsplane test $1" -days 2 -out "$t/$1.pem" 2>/dev/null
+}
+pki_cert() {
+  local t
+  t=$(pki_dir)
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$t/$1-key.pem" -subj "$3" -out "$t/$1.csr" 2>/dev/null
+  printf '%s\n' "${4:-basicConstraints=CA:FALSE}" >"$t/$1.ext"
+  openssl x509 -req -in "$t/$1.csr" -CA "$t/$2.pem" -CAkey "$t/$2-key.pem" -CAcreateserial \
+    -days 2 -extfile "$t/$1.ext" -out "$t/$1.pem" 2>/dev/null
+}
+
 # ---- The state database as a 3-member Raft cluster (STATE_CLUSTER=1) -------------------------
 # One ovsdb-server per host namespace, as on real hosts: Raft on $UNDERLAY_PREFIX.N:6644,
 # clients on $UNDERLAY_PREFIX.N:6641 (and a unix socket for the CLI run from outside). Needs the
 # hosts' bases (host_base_up); host_up then points every adapter at all members.
+# STATE_SSL=1: Raft and clients on ssl: (a lab CA; each host's key and certificate serve its
+# member and its adapter), as README "Several hosts" says to run it.
 STATE_DB_NAME=OVSPlane
 STATE_MEMBERS=()
+state_scheme() { if [ "${STATE_SSL:-0}" = 1 ]; then echo ssl; else echo tcp; fi; }
 state_cluster_remote() {
   local h out=()
-  for h in "${STATE_MEMBERS[@]}"; do out+=("tcp:$UNDERLAY_PREFIX.$h:6641"); done
+  for h in "${STATE_MEMBERS[@]}"; do out+=("$(state_scheme):$UNDERLAY_PREFIX.$h:6641"); done
   (IFS=,; echo "${out[*]}")
+}
+# state_tls_files H: host H's TLS identity for the state database (made on first use).
+state_tls_files() {
+  local t
+  t=$(pki_dir)
+  [ -f "$t/state-ca.pem" ] || pki_ca state-ca
+  [ -f "$t/host$1.pem" ] || pki_cert "host$1" state-ca "/CN=h$1"
+  echo "$t/host$1-key.pem $t/host$1.pem $t/state-ca.pem"
+}
+# The server flags of host H's member (none without STATE_SSL).
+state_member_tls_flags() {
+  [ "${STATE_SSL:-0}" = 1 ] || return 0
+  local files
+  read -ra files <<<"$(state_tls_files "$1")"
+  echo "--private-key=${files[0]} --certificate=${files[1]} --ca-cert=${files[2]}"
 }
 state_cli_remote() {
   local h out=()
@@ -205,9 +243,11 @@ state_member_start() {
   local h=$1 d
   d=$(hdir "$h")
   rm -f "$d/state.sock"
+  local tls=()
+  read -ra tls <<<"$(state_member_tls_flags "$h")"
   start_daemon "$h" state-db ovsdb-server "$d/state.db" --remote="punix:$d/state.sock" \
-    --remote="ptcp:6641:$UNDERLAY_PREFIX.$h" --unixctl="$d/state.ctl" \
-    --log-file="$d/state.file.log" --no-chdir
+    --remote="p$(state_scheme):6641:$UNDERLAY_PREFIX.$h" --unixctl="$d/state.ctl" \
+    --log-file="$d/state.file.log" --no-chdir "${tls[@]}"
 }
 state_member_joined() { state_ctl "$1" cluster/status "$STATE_DB_NAME" | grep -q '^Status: cluster member'; }
 # state_cluster_up N: creates the cluster on host 1 and joins hosts 2..N (the documented
@@ -217,10 +257,10 @@ state_cluster_up() {
   for h in $(seq 1 "$n"); do
     d=$(hdir "$h")
     if [ "$h" = 1 ]; then
-      ovsdb-tool create-cluster "$d/state.db" "$STATE_SCHEMA" "tcp:$UNDERLAY_PREFIX.1:6644"
+      ovsdb-tool create-cluster "$d/state.db" "$STATE_SCHEMA" "$(state_scheme):$UNDERLAY_PREFIX.1:6644"
     else
-      ovsdb-tool join-cluster "$d/state.db" "$STATE_DB_NAME" "tcp:$UNDERLAY_PREFIX.$h:6644" \
-        "tcp:$UNDERLAY_PREFIX.1:6644"
+      ovsdb-tool join-cluster "$d/state.db" "$STATE_DB_NAME" "$(state_scheme):$UNDERLAY_PREFIX.$h:6644" \
+        "$(state_scheme):$UNDERLAY_PREFIX.1:6644"
     fi
     state_member_start "$h"
     STATE_MEMBERS+=("$h")
@@ -287,6 +327,11 @@ host_up() {
   local state="unix:$d/state.sock" hostflags=()
   if [ "${STATE_CLUSTER:-0}" = 1 ]; then
     state=$(state_cluster_remote)
+    if [ "${STATE_SSL:-0}" = 1 ]; then
+      local files
+      read -ra files <<<"$(state_tls_files "$h")"
+      hostflags+=(--state-db-key "${files[0]}" --state-db-cert "${files[1]}" --state-db-ca "${files[2]}")
+    fi
   elif [ "$h" = 1 ] || [ "${UNDERLAY:-0}" != 1 ]; then
     ovsdb-tool create "$d/state.db" "$STATE_SCHEMA"
     start_daemon "$h" state-db ovsdb-server "$d/state.db" --remote="punix:$d/state.sock" \
@@ -295,9 +340,8 @@ host_up() {
   fi
   if [ "${UNDERLAY:-0}" = 1 ]; then
     [ "${STATE_CLUSTER:-0}" = 1 ] || state="unix:$(state_sock)"
-    hostflags=(--vtep-ip "$UNDERLAY_PREFIX.$h")
     # VTEP_AUTO=1 (with a cluster on the underlay): let ovsplane find it from the route.
-    [ "${VTEP_AUTO:-0}" = 1 ] && hostflags=(--vtep-ip auto)
+    if [ "${VTEP_AUTO:-0}" = 1 ]; then hostflags+=(--vtep-ip auto); else hostflags+=(--vtep-ip "$UNDERLAY_PREFIX.$h"); fi
   fi
   [ -n "${HOST_EXPIRY:-}" ] && hostflags+=(--host-expiry "$HOST_EXPIRY")
   # OVP_FLAGS: more flags for the daemon (word-split).

@@ -5,10 +5,12 @@
 # Raft leader is killed (-9) a third of the way in. Afterwards: every create succeeded, every
 # address is distinct, the database and the hosts' network-only containers agree exactly (no
 # allocation lost, none leaked, none twice), every address answers a ping from every host, and
-# the killed member rejoins.
+# the killed member rejoins. The database runs on ssl: (Raft and clients; STATE_SSL=0 for plain
+# TCP): a client or member without a certificate of the lab's CA is refused.
 . "$(dirname "$0")/lib.sh"
 OVP_MODE=proxy
 STATE_CLUSTER=1
+STATE_SSL=${STATE_SSL:-1}
 CREATES=${CREATES:-300}
 PARALLEL=${PARALLEL:-24}
 lab_init cluster
@@ -24,7 +26,33 @@ for h in 1 2 3; do
   dp "$h" run --pull=never -d --name "p$h" -e "OVSPLANE_CIDR=$CIDR" "$LAB_IMAGE" sleep 3600 >/dev/null ||
     fail "pinger on host $h"
 done
-pass "3 hosts on a 3-member Raft state database; a pinger container on each"
+pass "3 hosts on a 3-member Raft state database ($(state_scheme)); a pinger container on each"
+
+if [ "$STATE_SSL" = 1 ]; then
+  # Whoever is on the underlay without the CA's certificate reads nothing and writes nothing.
+  command -v ovsdb-client >/dev/null || fail "missing command: ovsdb-client"
+  member="$UNDERLAY_PREFIX.1:6641"
+  hx 1 timeout 10 ovsdb-client --timeout=5 list-dbs "tcp:$member" >/dev/null 2>&1 &&
+    fail "plain TCP to the ssl: port of the state database was answered"
+  pki_ca stranger-ca
+  pki_cert stranger stranger-ca /CN=stranger
+  t=$(pki_dir)
+  hx 1 timeout 10 ovsdb-client --timeout=5 --private-key="$t/stranger-key.pem" \
+    --certificate="$t/stranger.pem" --ca-cert="$t/state-ca.pem" list-dbs "ssl:$member" >/dev/null 2>&1 &&
+    fail "a client with a certificate of another CA read the state database"
+  read -ra files <<<"$(state_tls_files 1)"
+  hx 1 timeout 10 ovsdb-client --timeout=5 --private-key="${files[0]}" --certificate="${files[1]}" \
+    --ca-cert="${files[2]}" list-dbs "ssl:$member" | grep -qx "$STATE_DB_NAME" ||
+    fail "a client with the lab's certificate cannot list the state database"
+  out=$(hx 1 "$OVSPLANE_BIN" host ls --state-db "ssl:$member" --state-db-key "${files[0]}" \
+    --state-db-cert "${files[1]}" --state-db-ca "${files[2]}" 2>&1) || fail "host ls over ssl: $out"
+  [ "$(grep -c '^h[123] ' <<<"$out")" = 3 ] || fail "host ls over ssl: does not list 3 hosts: $out"
+  out=$(hx 1 "$OVSPLANE_BIN" host ls --state-db "tcp:$member" --state-db-key "${files[0]}" \
+    --state-db-cert "${files[1]}" --state-db-ca "${files[2]}" 2>&1) &&
+    fail "TLS files with a tcp: remote were accepted"
+  grep -q 'ssl:' <<<"$out" || fail "unclear error for TLS files with a tcp: remote: $out"
+  pass "state database on ssl: plain TCP and a stranger's certificate get nothing; ovsplane host ls over ssl: lists 3 hosts"
+fi
 
 endpoints() { ovsplane 1 endpoint ls 2>/dev/null | awk -v n="$NETWORK" '$1 == n' | wc -l; }
 
@@ -100,7 +128,7 @@ pass "all $expected addresses answer a ping from each of the 3 hosts ($((expecte
 state_member_start "$leader"
 STATE_MEMBERS+=("$leader")
 wait_until 30 state_member_joined "$leader" || fail "the killed member did not rejoin"
-servers=$(state_ctl 1 cluster/status "$STATE_DB_NAME" | sed -n '/^Servers:/,$p' | grep -c 'tcp:')
+servers=$(state_ctl 1 cluster/status "$STATE_DB_NAME" | sed -n '/^Servers:/,$p' | grep -c "$(state_scheme):" || true)
 [ "$servers" = 3 ] || fail "cluster has $servers servers after the rejoin"
 [ -n "$(state_leader)" ] || fail "no leader after the rejoin"
 pass "the killed member rejoined: 3 servers, leader on host $(state_leader)"

@@ -9,22 +9,13 @@ command -v openssl >/dev/null || skip "missing command: openssl"
 OVP_MODE=proxy
 lab_init tls
 d=$(hdir 1)
-t=$RUN_DIR/tls
-mkdir -p "$t"
-cert() {  # cert NAME CA-NAME SUBJECT EXT: a key and a certificate signed by CA-NAME
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$t/$1-key.pem" -subj "$3" -out "$t/$1.csr" 2>/dev/null
-  printf '%s\n' "$4" >"$t/$1.ext"
-  openssl x509 -req -in "$t/$1.csr" -CA "$t/$2.pem" -CAkey "$t/$2-key.pem" -CAcreateserial \
-    -days 2 -extfile "$t/$1.ext" -out "$t/$1.pem" 2>/dev/null
-}
-for ca in ca other-ca; do
-  openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$t/$ca-key.pem" -subj "/CN=ovsplane test $ca" \
-    -days 2 -out "$t/$ca.pem" 2>/dev/null
-done
-cert server ca /CN=localhost 'subjectAltName=IP:127.0.0.1,DNS:localhost
+pki_ca ca
+pki_ca other-ca
+t=$(pki_dir)
+pki_cert server ca /CN=localhost 'subjectAltName=IP:127.0.0.1,DNS:localhost
 extendedKeyUsage=serverAuth'
-cert client ca /CN=client 'extendedKeyUsage=clientAuth'
-cert stranger other-ca /CN=stranger 'extendedKeyUsage=clientAuth'
+pki_cert client ca /CN=client 'extendedKeyUsage=clientAuth'
+pki_cert stranger other-ca /CN=stranger 'extendedKeyUsage=clientAuth'
 
 err=$("$OVSPLANE_BIN" proxy --proxy-listen "unix:$t/x.sock" --tls-cert "$t/server.pem" 2>&1) &&
   fail "a certificate without its key was accepted"

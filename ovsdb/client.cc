@@ -135,6 +135,16 @@ IdlClient::IdlClient(Database database, ClientOptions options)
   static std::once_flag shimOnce;
   std::call_once(shimOnce, [] { ovsplane_shim_init(); });
   ensureLoggingRouted();
+  if (!options_.ssl.empty()) {
+    // Before this client's thread exists: libopenvswitch reads it when an ssl: session opens.
+    static std::mutex sslMutex;
+    std::scoped_lock lock(sslMutex);
+    if (!ovsplane_ssl_configure(options_.ssl.privateKey.c_str(), options_.ssl.certificate.c_str(),
+                                options_.ssl.caCert.c_str())) {
+      spdlog::error("ovsdb {}: the TLS identity could not be loaded (see the messages above)",
+                    options_.remote);
+    }
+  }
   impl_->database = database_;
   impl_->remote = options_.remote;
   impl_->leaderOnly = options_.leaderOnly;

@@ -15,10 +15,24 @@ struct ovsplane_txn;
 
 namespace ovsplane::ovsdb {
 
+/** The TLS identity for ssl: remotes (PEM files, as ovsdb-server's --private-key,
+ *  --certificate and --ca-cert): both sides present a certificate signed by the CA. */
+struct SslFiles {
+  std::string privateKey;
+  std::string certificate;
+  std::string caCert;
+  bool empty() const { return privateKey.empty() && certificate.empty() && caCert.empty(); }
+};
+
 /** How to reach a database. */
 struct ClientOptions {
-  /** "unix:/path", "tcp:127.0.0.1:6640", or a comma-separated list (a Raft cluster). */
+  /** "unix:/path", "tcp:127.0.0.1:6640", "ssl:10.0.0.1:6641", or a comma-separated list (a
+   *  Raft cluster). */
   std::string remote;
+  /** For ssl: remotes. libopenvswitch holds one TLS identity per process: every client that
+   *  names files sets it (the same files for all; the caller checks them first, see
+   *  adapter/state_db_access.h). */
+  SslFiles ssl = {};
   /** With several remotes: talk to the Raft leader only (writes go there anyway). */
   bool leaderOnly = true;
   /** Default limit for one operation, connection wait included. */

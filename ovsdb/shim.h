@@ -37,6 +37,14 @@ void ovsplane_log_pump(void);
 /* Arranges for the next poll_block() to wake when log messages are queued. */
 void ovsplane_log_wait(void);
 
+/* The TLS identity for ssl: remotes: this process's private key and certificate, and the CA
+ * certificate peers' certificates must be signed by (mutual verification, as ovsdb-server's
+ * --private-key/--certificate/--ca-cert). Process-wide in libopenvswitch: every IDL of the
+ * process uses it. Call before an IDL with an ssl: remote is created; setting the same files
+ * again changes nothing. Returns false when libopenvswitch was built without OpenSSL or a file
+ * could not be loaded (libopenvswitch logs which). */
+bool ovsplane_ssl_configure(const char* private_key, const char* certificate, const char* ca_cert);
+
 /* ---- poll loop -------------------------------------------------------------------------- */
 
 struct ovsplane_waker; /* a latch another thread signals to wake the IDL thread */

@@ -16,11 +16,19 @@
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "ovsplane-idl.h"
+#include "stream-ssl.h"
 #include "shim_private.h"
 #include "timeval.h"
 #include "util.h"
 
 void ovsplane_shim_init(void) { fatal_signal_init(); }
+
+bool ovsplane_ssl_configure(const char* private_key, const char* certificate,
+                            const char* ca_cert) {
+  stream_ssl_set_key_and_cert(private_key, certificate);
+  stream_ssl_set_ca_cert_file(ca_cert, false);
+  return stream_ssl_is_configured();
+}
 
 /* ---- logging ------------------------------------------------------------------------------ */
 

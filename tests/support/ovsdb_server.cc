@@ -4,12 +4,16 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tests/support/ovsdb_cluster.h"
+
 namespace ovsplane::testing {
 
 std::filesystem::path vswitchSchemaPath() { return OVSPLANE_TEST_VSWITCH_SCHEMA; }
 std::filesystem::path stateSchemaPath() { return OVSPLANE_TEST_STATE_SCHEMA; }
 
-OvsdbServer::OvsdbServer(const std::filesystem::path& schema) : socket_(dir_.path() / "db.sock") {
+OvsdbServer::OvsdbServer(const std::filesystem::path& schema, std::optional<ServerTls> tls)
+    : socket_(dir_.path() / "db.sock"), tls_(std::move(tls)) {
+  if (tls_) sslPort_ = freeLoopbackPort();
   const auto db = dir_.path() / "conf.db";
   const CommandResult created = runCommand({"ovsdb-tool", "create", db.string(), schema.string()});
   if (created.exitCode != 0) {
@@ -23,12 +27,20 @@ OvsdbServer::~OvsdbServer() { stop(); }
 void OvsdbServer::start() {
   const auto& dir = dir_.path();
   std::filesystem::remove(socket_);
-  pid_ = spawnProgram(
-      {"ovsdb-server", (dir / "conf.db").string(), "--remote=punix:" + socket_.string(),
-       "--pidfile=" + (dir / "ovsdb-server.pid").string(),
-       "--unixctl=" + (dir / "ovsdb-server.ctl").string(),
-       "--log-file=" + (dir / "ovsdb-server.log").string(), "--no-chdir"},
-      dir / "ovsdb-server.out");
+  std::vector<std::string> argv = {"ovsdb-server",
+                                   (dir / "conf.db").string(),
+                                   "--remote=punix:" + socket_.string(),
+                                   "--pidfile=" + (dir / "ovsdb-server.pid").string(),
+                                   "--unixctl=" + (dir / "ovsdb-server.ctl").string(),
+                                   "--log-file=" + (dir / "ovsdb-server.log").string(),
+                                   "--no-chdir"};
+  if (tls_) {
+    argv.insert(argv.end(),
+                {"--remote=pssl:" + std::to_string(sslPort_) + ":127.0.0.1",
+                 "--private-key=" + tls_->key.string(), "--certificate=" + tls_->cert.string(),
+                 "--ca-cert=" + tls_->ca.string()});
+  }
+  pid_ = spawnProgram(argv, dir / "ovsdb-server.out");
   if (!waitUntil([&] { return std::filesystem::exists(socket_); }, std::chrono::seconds(10))) {
     std::ifstream log(dir / "ovsdb-server.log");
     std::stringstream text;
