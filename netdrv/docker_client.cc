@@ -40,21 +40,6 @@ using json = nlohmann::json;
 /** The largest reply body accepted (container lists, inspect results, progress streams). */
 constexpr uint64_t kMaxReplyBody = 64ull << 20;
 
-/** "2026-12-01T21:45:12.123456789Z" (Docker's Created) as ms since the epoch; 0 when unusable. */
-int64_t rfc3339Ms(const std::string& text) {
-  std::tm tm{};
-  int millis = 0;
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return 0;
-  if (*rest == '.') {
-    int digits = 0;
-    for (++rest; *rest >= '0' && *rest <= '9'; ++rest) {
-      if (digits++ < 3) millis = millis * 10 + (*rest - '0');
-    }
-    for (; digits < 3; ++digits) millis *= 10;
-  }
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + millis;
-}
 /** The longest event line accepted from the events stream. */
 constexpr size_t kMaxEventLine = 16u << 20;
 
@@ -130,42 +115,6 @@ std::optional<std::pair<int, int>> parseVersion(std::string_view text) {
 
 std::string versionText(std::pair<int, int> version) {
   return fmt::format("{}.{}", version.first, version.second);
-}
-
-/** The member `key` of `object` when present and not null. */
-const json* member(const json& object, std::string_view key) {
-  if (!object.is_object()) {
-    return nullptr;
-  }
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) {
-    return nullptr;
-  }
-  return &*it;
-}
-
-std::string stringAt(const json& object, std::string_view key) {
-  const json* value = member(object, key);
-  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
-}
-
-std::map<std::string, std::string> labelsOf(const json* labels) {
-  std::map<std::string, std::string> out;
-  if (labels != nullptr && labels->is_object()) {
-    for (const auto& [key, value] : labels->items()) {
-      if (value.is_string()) {
-        out.emplace(key, value.get<std::string>());
-      }
-    }
-  }
-  return out;
-}
-
-std::string withoutSlash(std::string name) {
-  if (!name.empty() && name.front() == '/') {
-    name.erase(0, 1);
-  }
-  return name;
 }
 
 /** {"label": ["k=v", "k2"]} plus `extra` entries. */
@@ -265,7 +214,7 @@ class DockerClient::Impl {
     std::string detail;
     try {
       const json body = parseJsonBounded(reply.body);
-      if (!body.is_discarded()) detail = stringAt(body, "message");
+      if (!body.is_discarded()) detail = jsonString(body, "message");
     } catch (const json::exception&) {
     }
     if (detail.empty()) {
@@ -446,17 +395,12 @@ class DockerClient::Impl {
 
   /** Parses a JSON reply body, naming the request when it cannot. */
   Result<json> parseBody(std::string_view what, const Reply& reply) const {
-    if (!jsonDepthWithin(reply.body)) {
-      return makeError(ErrorCode::Unavailable,
-                       fmt::format("docker {} ({}): unreadable reply: nested deeper than {} levels",
-                                   what, display_, kMaxJsonDepth));
-    }
-    try {
-      return json::parse(reply.body);
-    } catch (const json::exception& e) {
+    auto parsed = parseReplyJson(reply.body);
+    if (!parsed) {
       return makeError(ErrorCode::Unavailable, fmt::format("docker {} ({}): unreadable reply: {}",
-                                                           what, display_, e.what()));
+                                                           what, display_, parsed.error()));
     }
+    return std::move(*parsed);
   }
 
   Result<std::string> createContainer(const json& body, const std::string& name) {
@@ -470,7 +414,7 @@ class DockerClient::Impl {
     if (!created) {
       return std::unexpected(created.error());
     }
-    std::string id = stringAt(*created, "Id");
+    std::string id = jsonString(*created, "Id");
     if (id.empty()) {
       return makeError(ErrorCode::Unavailable,
                        fmt::format("docker create container ({}): no Id in reply '{}'", display_,
@@ -518,32 +462,7 @@ class DockerClient::Impl {
     if (!object) {
       return std::unexpected(object.error());
     }
-    const json empty = json::object();
-    const json* state = member(*object, "State");
-    const json* settings = member(*object, "NetworkSettings");
-    const json* hostConfig = member(*object, "HostConfig");
-    const json* config = member(*object, "Config");
-    ContainerInfo info;
-    info.id = stringAt(*object, "Id");
-    info.name = withoutSlash(stringAt(*object, "Name"));
-    if (state != nullptr) {
-      const json* running = member(*state, "Running");
-      info.running = running != nullptr && running->is_boolean() && running->get<bool>();
-      const json* pid = member(*state, "Pid");
-      info.pid = pid != nullptr && pid->is_number_integer() ? pid->get<int>() : 0;
-      info.stateError = stringAt(*state, "Error");
-    }
-    if (hostConfig != nullptr) {
-      if (const json* policy = member(*hostConfig, "RestartPolicy")) {
-        info.restartPolicy = stringAt(*policy, "Name");
-      }
-    }
-    info.createdMs = rfc3339Ms(stringAt(*object, "Created"));
-    info.sandboxKey = stringAt(settings != nullptr ? *settings : empty, "SandboxKey");
-    info.networkMode = stringAt(hostConfig != nullptr ? *hostConfig : empty, "NetworkMode");
-    info.labels = labelsOf(config != nullptr ? member(*config, "Labels") : nullptr);
-    info.raw = std::move(*object);
-    return info;
+    return containerFromInspect(std::move(*object));
   }
 
   Result<std::vector<ContainerInfo>> listContainers(
@@ -559,31 +478,12 @@ class DockerClient::Impl {
     if (!list) {
       return std::unexpected(list.error());
     }
-    if (!list->is_array()) {
-      return makeError(ErrorCode::Unavailable,
-                       fmt::format("docker list containers ({}): reply is not a list", display_));
+    auto containers = containersFromList(std::move(*list));
+    if (!containers) {
+      return makeError(ErrorCode::Unavailable, fmt::format("docker list containers ({}): {}",
+                                                           display_, containers.error()));
     }
-    std::vector<ContainerInfo> out;
-    for (auto& entry : *list) {
-      ContainerInfo info;
-      info.id = stringAt(entry, "Id");
-      if (const json* names = member(entry, "Names");
-          names != nullptr && names->is_array() && !names->empty() && names->front().is_string()) {
-        info.name = withoutSlash(names->front().get<std::string>());
-      }
-      info.running = stringAt(entry, "State") == "running";
-      info.labels = labelsOf(member(entry, "Labels"));
-      if (const json* hostConfig = member(entry, "HostConfig")) {
-        info.networkMode = stringAt(*hostConfig, "NetworkMode");
-      }
-      if (const json* created = member(entry, "Created");
-          created != nullptr && created->is_number_integer()) {
-        info.createdMs = created->get<int64_t>() * 1000;
-      }
-      info.raw = std::move(entry);
-      out.push_back(std::move(info));
-    }
-    return out;
+    return std::move(*containers);
   }
 
   Result<bool> imageExists(const std::string& ref) {
@@ -624,14 +524,15 @@ class DockerClient::Impl {
       if (entry.is_discarded()) {
         continue;  // not an error entry we could read; Docker's final state decides below
       }
-      std::string message = stringAt(entry, "error");
-      if (const json* detail = member(entry, "errorDetail"); message.empty() && detail != nullptr) {
-        message = stringAt(*detail, "message");
+      std::string message = jsonString(entry, "error");
+      if (const json* detail = jsonMember(entry, "errorDetail");
+          message.empty() && detail != nullptr) {
+        message = jsonString(*detail, "message");
         if (message.empty()) {
           message = detail->dump();
         }
       }
-      if (!message.empty() || member(entry, "errorDetail") != nullptr) {
+      if (!message.empty() || jsonMember(entry, "errorDetail") != nullptr) {
         return makeError(ErrorCode::Unavailable,
                          fmt::format("docker import {}:{} ({}): {}", repo, tag, display_, message));
       }

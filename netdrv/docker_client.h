@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "netdrv/docker_replies.h"
 #include "netdrv/error.h"
 
 namespace ovsplane::netdrv {
@@ -53,21 +54,6 @@ struct DockerClientOptions {
   /** The deadline of every request (connect + send + whole reply). stopContainer() adds its
    *  grace period; followEvents() has no overall deadline. */
   std::chrono::milliseconds timeout{10000};
-};
-
-/** What ovsplane needs of a container. */
-struct ContainerInfo {
-  std::string id;
-  std::string name;  ///< without Docker's leading '/'
-  bool running = false;
-  int pid = 0;              ///< its init process on the host; 0 when not running / from a list
-  std::string sandboxKey;   ///< its network namespace file; empty from a list
-  std::string networkMode;  ///< HostConfig.NetworkMode ("none", "bridge", "container:ID"...)
-  std::map<std::string, std::string> labels;
-  std::string restartPolicy;  ///< HostConfig.RestartPolicy.Name ("", "no", "always"...); inspect
-  std::string stateError;     ///< State.Error: why Docker's last start of it failed; inspect
-  int64_t createdMs = 0;      ///< when it was created (ms since the epoch); 0 when unknown
-  nlohmann::json raw;         ///< Docker's object as received (inspect result or list entry)
 };
 
 /**

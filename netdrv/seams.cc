@@ -143,20 +143,12 @@ class DockerRuntime final : public ContainerRuntime {
                             std::stop_token stop) override {
     return client_->followEvents(
         {{label, ""}},
-        [&](const nlohmann::json& event) {
-          if (!event.is_object() || event.value("Type", "") != "container") return true;
-          if (!event.contains("Actor") || !event["Actor"].is_object()) return true;
-          const auto& actor = event["Actor"];
-          RuntimeEvent out;
-          out.action = event.value("Action", "");
-          out.id = actor.value("ID", "");
-          if (actor.contains("Attributes") && actor["Attributes"].is_object()) {
-            for (const auto& [key, value] : actor["Attributes"].items()) {
-              if (value.is_string()) out.attributes[key] = value.get<std::string>();
-            }
-          }
-          if (out.id.empty()) return true;
-          return onEvent(out);
+        [&](const nlohmann::json& line) {
+          // Other events (and ones without a container id) are not the driver's business.
+          auto event = containerEventFrom(line);
+          if (!event) return true;
+          return onEvent(RuntimeEvent{std::move(event->action), std::move(event->id),
+                                      std::move(event->attributes)});
         },
         stop, onConnected);
   }

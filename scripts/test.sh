@@ -35,7 +35,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 if command -v clang++-16 >/dev/null && [ "$FUZZ_SECONDS" -gt 0 ]; then
   cmake -S fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 >/dev/null
   cmake --build build/fuzz -j "$JOBS"
-  for target in hook cidr target; do
+  for target in hook cidr target adapters docker_reply; do
     corpus=$(mktemp -d)
     cp fuzz/corpus/"$target"/* "$corpus"/
     echo "test: fuzzing $target for ${FUZZ_SECONDS}s"

@@ -1,0 +1,71 @@
+// Decoding dockerd's replies: what Docker sends is read, and what a broken or hostile daemon
+// (or a man in the middle of a tcp:// Docker API) might send never throws or overflows.
+#include "netdrv/docker_replies.h"
+
+#include <gtest/gtest.h>
+
+namespace ovsplane::netdrv {
+namespace {
+
+using nlohmann::json;
+
+TEST(DockerReplies, InspectReadsWhatDockerSends) {
+  auto object = parseReplyJson(R"({"Id":"abc","Name":"/web","Created":"2026-12-01T21:45:12.5Z",
+      "State":{"Running":true,"Pid":4242,"Error":""},"HostConfig":{"NetworkMode":"container:x",
+      "RestartPolicy":{"Name":"always"}},"NetworkSettings":{"SandboxKey":"/var/run/docker/netns/1"},
+      "Config":{"Labels":{"ovsplane.endpoint":"e1","n":5}}})");
+  ASSERT_TRUE(object.has_value());
+  const ContainerInfo info = containerFromInspect(*object);
+  EXPECT_EQ(info.id, "abc");
+  EXPECT_EQ(info.name, "web");
+  EXPECT_TRUE(info.running);
+  EXPECT_EQ(info.pid, 4242);
+  EXPECT_EQ(info.networkMode, "container:x");
+  EXPECT_EQ(info.restartPolicy, "always");
+  EXPECT_EQ(info.sandboxKey, "/var/run/docker/netns/1");
+  EXPECT_EQ(info.createdMs, 1796161512500);
+  EXPECT_EQ(info.labels, (std::map<std::string, std::string>{{"ovsplane.endpoint", "e1"}}));
+}
+
+TEST(DockerReplies, WrongTypesAndHugeNumbersAreEmptyNotFatal) {
+  const ContainerInfo info = containerFromInspect(json::parse(
+      R"({"Id":5,"Name":[],"State":{"Running":"yes","Pid":99999999999999999999},
+          "HostConfig":"none","Config":{"Labels":[1,2]},"Created":"99999-01-01T00:00:00Z"})"));
+  EXPECT_EQ(info.id, "");
+  EXPECT_FALSE(info.running);
+  EXPECT_EQ(info.pid, 0);
+  EXPECT_EQ(info.createdMs, 0);
+  EXPECT_TRUE(info.labels.empty());
+
+  auto list = containersFromList(json::parse(
+      R"([{"Id":"a","Created":9223372036854775807,"Names":[7]},{"Created":-5},"x",null])"));
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 4U);
+  EXPECT_EQ((*list)[0].id, "a");
+  EXPECT_EQ((*list)[0].createdMs, 0);  // no overflow into nonsense
+  EXPECT_EQ((*list)[1].createdMs, 0);
+  EXPECT_FALSE(containersFromList(json::object()).has_value());
+}
+
+TEST(DockerReplies, EventsOfOtherShapesAreSkipped) {
+  auto event = containerEventFrom(json::parse(
+      R"({"Type":"container","Action":"destroy","Actor":{"ID":"abc","Attributes":{"name":"web","x":1}}})"));
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->action, "destroy");
+  EXPECT_EQ(event->id, "abc");
+  EXPECT_EQ(event->attributes, (std::map<std::string, std::string>{{"name", "web"}}));
+  // A number where a string belongs once threw out of the events loop.
+  EXPECT_FALSE(containerEventFrom(json::parse(R"({"Type":5,"Actor":{"ID":"abc"}})")).has_value());
+  EXPECT_FALSE(containerEventFrom(json::parse(R"({"Type":"container","Actor":{"ID":7}})")));
+  EXPECT_FALSE(containerEventFrom(json::parse(R"({"Type":"network","Actor":{"ID":"n"}})")));
+  EXPECT_FALSE(containerEventFrom(json::parse(R"([1])")).has_value());
+}
+
+TEST(DockerReplies, DeepOrBrokenBodiesAreRefusedBeforeParsing) {
+  EXPECT_FALSE(parseReplyJson(std::string(100000, '[')).has_value());
+  EXPECT_FALSE(parseReplyJson("{\"Id\":").has_value());
+  EXPECT_TRUE(parseReplyJson("[]").has_value());
+}
+
+}  // namespace
+}  // namespace ovsplane::netdrv
