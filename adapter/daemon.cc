@@ -15,7 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "adapter/hook_service.h"
-#include "adapter/http_server.h"
+#include "adapter/http/server.h"
 #include "adapter/proxy.h"
 #include "adapter/proxy_config.h"
 #include "adapter/vtep.h"

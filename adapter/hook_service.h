@@ -9,17 +9,11 @@
 #include <string_view>
 
 #include "adapter/hooks.h"
+#include "adapter/http/message.h"
 #include "adapter/metrics.h"
 #include "netdrv/driver.h"
 
 namespace ovsplane::adapter {
-
-/** An HTTP request as the hook service sees it (transport-independent). */
-struct HttpRequestView {
-  std::string_view method;
-  std::string_view target;
-  std::string_view body;
-};
 
 /**
  * The Powerstrip v1 adapter: maps hooks to driver calls and answers.

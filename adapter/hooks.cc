@@ -219,15 +219,6 @@ std::string encodeModifiedServerResponse(const ServerResponse& response) {
   return json.dump();
 }
 
-std::string dumpJson(const Json& json) {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-HttpAnswer errorAnswer(unsigned status, std::string_view message) {
-  return HttpAnswer{status, "application/json",
-                    dumpJson(Json{{"message", fmt::format("ovsplane: {}", message)}}) + "\n"};
-}
-
 RoutedRequest routeRequest(std::string_view method, std::string_view rawTarget) {
   RoutedRequest routed;
   // What dockerd would route: percent-decoded, dot segments resolved, absolute form reduced.

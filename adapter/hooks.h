@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapter/http/message.h"
+#include "common/json_limits.h"
+
 namespace ovsplane::adapter {
 
 /** The Docker API request a hook is about (Powerstrip's ClientRequest). */
@@ -38,13 +41,6 @@ struct Hook {
   std::string requestId;                 ///< kRequestIdField when the proxy sent it, else ""
 };
 
-/** What the hook server answers: a status, a content type and a body. */
-struct HttpAnswer {
-  unsigned status = 200;
-  std::string contentType = "application/json";
-  std::string body;
-};
-
 /**
  * Decodes a hook request body. Errors (the message for a 400 answer): not JSON, not an object,
  * a PowerstripProtocolVersion other than 1 (named), an unknown Type, missing or mistyped
@@ -56,13 +52,6 @@ std::expected<Hook, std::string> decodeHook(std::string_view json);
 std::string encodeModifiedClientRequest(const ClientRequest& request);
 /** {"PowerstripProtocolVersion":1,"ModifiedServerResponse":{...}} */
 std::string encodeModifiedServerResponse(const ServerResponse& response);
-
-/** An error in Docker's shape, {"message":"ovsplane: <message>"}, which the docker CLI prints. */
-HttpAnswer errorAnswer(unsigned status, std::string_view message);
-
-/** JSON text that never throws: bytes that are not UTF-8 (Docker's binary bodies, a client's
- *  garbage) become U+FFFD instead of an exception. */
-std::string dumpJson(const nlohmann::json& json);
 
 /** The Docker API calls ovsplane acts on. */
 enum class Route { CreateContainer, StartContainer, DeleteContainer, Other };

@@ -1,9 +1,9 @@
 #include "adapter/proxy.h"
 
-#include "adapter/listeners.h"
+#include "adapter/http/client.h"
+#include "adapter/http/listen.h"
 #include "common/fault_point.h"
 #include "common/json_limits.h"
-#include "netdrv/docker_endpoints.h"
 
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -300,11 +300,7 @@ class DockerProxy::Impl : public std::enable_shared_from_this<DockerProxy::Impl>
   static void refuse(Socket& client, const std::string& why) {
     error_code ec;
     client.non_blocking(true, ec);
-    const HttpAnswer answer = errorAnswer(503, why);
-    const std::string text = fmt::format(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
-        "Connection: close\r\n\r\n{}",
-        answer.contentType, answer.body.size(), answer.body);
+    const std::string text = closingResponseText(errorAnswer(503, why));
     client.write_some(asio::buffer(text), ec);
     client.close(ec);
   }
@@ -429,10 +425,9 @@ void DockerProxy::Impl::acceptLoop(size_t index) {
     if (fd < 0) {
       // Out of descriptors (EMFILE/ENFILE) or memory: wait for some to be closed instead of
       // spinning on a listener that stays readable.
-      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
-          ec == asio::error::no_memory || ec.value() == ENFILE) {
+      if (acceptFailureIsExhaustion(ec)) {
         spdlog::warn("proxy: accept: {} (backing off)", ec.message());
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::this_thread::sleep_for(kAcceptBackoff);
       }
       continue;
     }
@@ -446,12 +441,7 @@ void DockerProxy::Impl::acceptLoop(size_t index) {
 
 bool DockerProxy::Impl::connectUpstream(Socket& upstream, error_code& ec) {
   if (upstream.is_open()) return true;
-  for (const auto& endpoint : netdrv::dockerEndpoints(upstreamAddress_, ec)) {
-    error_code ignored;
-    upstream.close(ignored);
-    upstream.connect(endpoint, ec);
-    if (!ec) break;
-  }
+  connectWithin(upstream, upstreamAddress_, options_.connectTimeout, ec);
   if (ec) return false;
   if (upstreamAddress_.tcp) upstream.set_option(asio::ip::tcp::no_delay(true), ec);
   if (!ec) track(upstream, true);
@@ -627,6 +617,17 @@ void DockerProxy::Impl::serve(Socket client) {
         break;
       }
 
+      // A hooked answer is buffered for its post-hooks: dockerd has hookedAnswerTimeout for it
+      // (a hung daemon must not hold the attach for ever); streamed answers have no limit.
+      const auto askedAt = std::chrono::steady_clock::now();
+      if (!post.empty()) arm(upstream, options_.hookedAnswerTimeout);
+      auto dockerFailed = [&](std::string_view stage) {
+        const bool late = !post.empty() && std::chrono::steady_clock::now() - askedAt >=
+                                               options_.hookedAnswerTimeout;
+        return late ? errorAnswer(504, fmt::format("dockerd did not answer within {} ms",
+                                                   options_.hookedAnswerTimeout.count()))
+                    : errorAnswer(502, fmt::format("{}: {}", stage, ec.message()));
+      };
       // Interim answers (1xx but 101) are relayed as they come; the final one follows.
       std::optional<http::response_parser<http::buffer_body>> final;
       for (;;) {
@@ -645,9 +646,7 @@ void DockerProxy::Impl::serve(Socket client) {
         if (ec) break;
       }
       if (ec) {
-        writeAnswer(client, version, false,
-                    errorAnswer(502, fmt::format("reading dockerd's answer: {}", ec.message())),
-                    ec);
+        writeAnswer(client, version, false, dockerFailed("reading dockerd's answer"), ec);
         break;
       }
       http::response_parser<http::buffer_body>& response = *final;
@@ -658,6 +657,7 @@ void DockerProxy::Impl::serve(Socket client) {
           status == 101 ||
           (upgradeAsked && (contentType == "application/vnd.docker.raw-stream" ||
                             contentType == "application/vnd.docker.multiplexed-stream"));
+      if (hijacked || method == "HEAD") disarm(upstream);  // no buffered answer follows
       if (method == "HEAD") {
         // No body follows, whatever Content-Length says: forward the head alone.
         http::response<http::empty_body> head{response.get().base()};
@@ -685,10 +685,9 @@ void DockerProxy::Impl::serve(Socket client) {
         http::response_parser<http::string_body> full{std::move(response)};
         full.body_limit(options_.hookBodyLimit);
         http::read(upstream, upstreamBuffer, full, ec);
+        disarm(upstream);
         if (ec) {
-          writeAnswer(client, version, false,
-                      errorAnswer(502, fmt::format("reading dockerd's answer: {}", ec.message())),
-                      ec);
+          writeAnswer(client, version, false, dockerFailed("reading dockerd's answer"), ec);
           break;
         }
         auto answerFromDocker = full.release();

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "adapter/hooks.h"
-#include "adapter/http_server.h"
+#include "adapter/http/limits.h"
+#include "adapter/http/listen.h"
+#include "adapter/http/message.h"
 #include "adapter/tls_front.h"
 
 namespace ovsplane::adapter {
@@ -30,16 +32,20 @@ struct HookRule {
 };
 
 struct ProxyOptions {
-  std::vector<ListenAddress> listen;              ///< default: tcp:127.0.0.1:2375
+  std::vector<ListenAddress> listen;
   std::string upstream = "/var/run/docker.sock";  ///< dockerd: a path, unix:///path, tcp://H:P
-  size_t hookBodyLimit = 16 * 1024 * 1024;        ///< bodies buffered for hooks
+  size_t hookBodyLimit = kMaxHookBodyBytes;       ///< bodies buffered for hooks
   /** A client must send a request's head within this (idle keep-alive connections included):
    *  a slow or silent client is closed. */
-  std::chrono::milliseconds headerTimeout{60000};
+  std::chrono::milliseconds headerTimeout = kHeaderTimeout;
   /** A request body the proxy buffers for its hooks must arrive within this. */
-  std::chrono::milliseconds bodyTimeout{60000};
+  std::chrono::milliseconds bodyTimeout = kBodyTimeout;
+  /** Connecting to dockerd (502 past it). */
+  std::chrono::milliseconds connectTimeout = kConnectTimeout;
+  /** dockerd's whole answer to a request with post-hooks (504 past it; see limits.h). */
+  std::chrono::milliseconds hookedAnswerTimeout = kHookedAnswerTimeout;
   /** Connections served at once; more are answered 503 and closed. */
-  int maxConnections = 2048;
+  int maxConnections = kMaxConnections;
   unsigned unixSocketMode = 0660;
   /** stop() waits this long for requests with hooks in flight (an attach) before closing. */
   std::chrono::milliseconds drainTimeout{20000};
@@ -58,7 +64,10 @@ struct ProxyOptions {
  *    (docker run's wait), bodies piece by piece (logs -f, events), request bodies likewise
  *    (build contexts are never held in memory);
  *  - upgraded / hijacked connections (attach, exec, run -i/-t) get Docker's status line and
- *    headers as they are, then bytes are piped both ways with half-close.
+ *    headers as they are, then bytes are piped both ways with half-close;
+ *  - limits (adapter/http/limits.h): heads 1 MiB (431), a head within headerTimeout, buffered
+ *    bodies within bodyTimeout, dockerd reached within connectTimeout (502) and answering a
+ *    hooked request within hookedAnswerTimeout (504); streamed answers have no timeout.
  * One thread per client connection; slow clients never stall others. Thread-safe.
  */
 class DockerProxy {

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "common/host_port.h"
+
 namespace ovsplane::adapter {
 
 std::optional<std::string> firstNetworkRemoteHost(std::string_view remotes) {
@@ -20,10 +22,7 @@ std::optional<std::string> firstNetworkRemoteHost(std::string_view remotes) {
     for (std::string_view scheme : {"tcp:", "ssl:"}) {
       if (!entry.starts_with(scheme)) continue;
       entry.remove_prefix(scheme.size());
-      const auto colon = entry.rfind(':');
-      std::string_view host = entry.substr(0, colon);
-      if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-      if (!host.empty()) return std::string(host);
+      if (auto hostPort = parseHostPort(entry, 6640)) return hostPort->host;
     }
   }
   return std::nullopt;
@@ -53,10 +52,11 @@ std::expected<std::string, std::string> sourceAddressTowards(const std::string& 
 std::expected<std::string, std::string> detectVtepIp(std::string_view stateDbRemotes) {
   const auto host = firstNetworkRemoteHost(stateDbRemotes);
   if (!host) {
-    return std::unexpected(fmt::format(
-        "--vtep-ip auto follows the route to the state database, but {} has no tcp: or ssl: remote; "
-        "give the underlay address with --vtep-ip",
-        stateDbRemotes));
+    return std::unexpected(
+        fmt::format("--vtep-ip auto follows the route to the state database, but {} has no tcp: or "
+                    "ssl: remote; "
+                    "give the underlay address with --vtep-ip",
+                    stateDbRemotes));
   }
   auto source = sourceAddressTowards(*host);
   if (!source) return std::unexpected("--vtep-ip auto: " + source.error());

@@ -47,4 +47,10 @@ inline nlohmann::json parseJsonBounded(std::string_view text, size_t limit = kMa
   return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
+/** JSON text that never throws: bytes that are not UTF-8 (Docker's binary bodies, a client's
+ *  garbage) become U+FFFD instead of an exception. */
+inline std::string dumpJson(const nlohmann::json& json) {
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace ovsplane

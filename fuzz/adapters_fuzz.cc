@@ -1,11 +1,13 @@
 // Fuzzes Powerstrip's adapters.yml parser: any bytes must parse to a validated file or be
-// refused with a message naming the source, never throw or crash; a file that parses gives
-// rules whose adapter names all resolve.
+// refused with a message naming the source, never throw or crash; in a file that parses every
+// endpoint names defined adapters and every adapter URL is usable.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
-#include "adapter/proxy_config.h"
+#include <set>
+
+#include "adapter/adapters_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ovsplane::adapter;
@@ -15,8 +17,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!file.error().starts_with("adapters.yml")) __builtin_trap();  // the source is named
     return 0;
   }
-  const HookCall builtin = [](const std::string&) { return HttpAnswer{}; };
-  const auto rules = rulesFromConfig(*file, builtin, std::chrono::milliseconds(1));
-  if (rules.size() < file->endpoints.size()) __builtin_trap();
+  std::set<std::string> defined;
+  for (const auto& adapter : file->adapters) {
+    if (!parseAdapterUrl(adapter.url)) __builtin_trap();
+    defined.insert(adapter.name);
+  }
+  for (const auto& endpoint : file->endpoints) {
+    if (endpoint.pre.empty() && endpoint.post.empty()) __builtin_trap();
+    for (const auto& names : {endpoint.pre, endpoint.post}) {
+      for (const auto& name : names) {
+        if (!defined.contains(name)) __builtin_trap();
+      }
+    }
+  }
   return 0;
 }

@@ -77,7 +77,7 @@ expect_refused r2 'ovsplane: adapter audit (http://127.0.0.1:7811/audit) did not
 [ "$REFUSED_MS" -lt 2800 ] || fail "the hook timeout took ${REFUSED_MS} ms"
 pass "a slow adapter: '${REFUSED_MESSAGE#*daemon: }' after ${REFUSED_MS} ms; nothing left behind"
 stop_pid "$(cat "$d/audit.pid")"
-expect_refused r3 'ovsplane: adapter audit (http://127.0.0.1:7811/audit): Connection refused'
+expect_refused r3 'ovsplane: adapter audit (http://127.0.0.1:7811/audit): connect: Connection refused'
 pass "a dead adapter: '${REFUSED_MESSAGE#*daemon: }'; nothing left behind"
 dp 1 ps >/dev/null || fail "requests without hooks failed"
 dp 1 rm -f s1 s2 >/dev/null

@@ -21,6 +21,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/host_port.h"
 #include "common/json_limits.h"
 #include "netdrv/docker_endpoints.h"
 #include "netdrv/pause_image.h"
@@ -150,22 +151,10 @@ DockerAddress parseDockerAddress(std::string_view text) {
     std::string_view rest = text.substr(6);
     rest = rest.substr(0, rest.find('/'));
     address.tcp = true;
-    address.port = 2375;
-    const auto bracket = rest.rfind(']');
-    const auto colon = rest.rfind(':');
-    const bool hasPort =
-        colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket);
-    std::string_view host = hasPort ? rest.substr(0, colon) : rest;
-    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-    address.host = std::string(host);
-    if (hasPort) {
-      unsigned port = 0;
-      const std::string_view digits = rest.substr(colon + 1);
-      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-      const bool valid =
-          error == std::errc() && end == digits.data() + digits.size() && port > 0 && port <= 65535;
-      address.port = valid ? static_cast<uint16_t>(port) : 0;  // 0: invalid
-    }
+    if (auto hostPort = parseHostPort(rest, 2375)) {
+      address.host = std::move(hostPort->host);
+      address.port = hostPort->port;
+    }  // else: port 0 (and maybe no host), which callers check
     return address;
   }
   address.path = std::string(text.starts_with("unix://") ? text.substr(7) : text);

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/host_port.h"
 #include "netdrv/docker_replies.h"
 #include "netdrv/error.h"
 
@@ -35,7 +36,7 @@ struct DockerAddress {
   uint16_t port = 0;  ///< tcp
   /** "unix:///path" or "tcp://HOST:PORT" */
   std::string display() const {
-    return tcp ? "tcp://" + host + ":" + std::to_string(port) : "unix://" + path;
+    return tcp ? "tcp://" + formatHostPort(host, port) : "unix://" + path;
   }
 };
 

@@ -29,8 +29,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 command -v ovsdb-server >/dev/null || skip_tier ovsdb "ovsdb-server not installed"
 
-# Fuzzing (libFuzzer, clang): the hook decoder, the CIDR/env parsers and request targets / bounded
-# JSON, for a bounded time each.
+# Fuzzing (libFuzzer, clang): the hook decoder, the CIDR/env parsers, request targets / bounded
+# JSON, adapters.yml and dockerd's replies, for a bounded time each.
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 if command -v clang++-16 >/dev/null && [ "$FUZZ_SECONDS" -gt 0 ]; then
   cmake -S fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 >/dev/null

@@ -1,6 +1,6 @@
 // unit: the hook server's HTTP sessions over real sockets (unix and loopback TCP): timeouts, the
 // body limit, garbage, half-closed clients, concurrent slow handlers, graceful stop.
-#include "adapter/http_server.h"
+#include "adapter/http/server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -192,6 +192,35 @@ TEST_F(HttpServerTest, AStaleSocketFileIsReplacedButABusyAddressIsAnError) {
   auto started = fourth.start();
   ASSERT_FALSE(started.has_value());
   EXPECT_NE(started.error().find("listen on tcp:127.0.0.1:"), std::string::npos) << started.error();
+}
+
+}  // namespace
+}  // namespace ovsplane::adapter
+
+namespace ovsplane::adapter {
+namespace {
+
+TEST_F(HttpServerTest, TheConnectionCapAnswers503AndFreesWithTheConnections) {
+  auto o = options();
+  o.maxConnections = 2;
+  o.ioTimeout = 30s;
+  auto server = start(o);
+  const auto where = server->addresses().at(0);
+  std::vector<int> idle{connectTo(where), connectTo(where)};
+  std::string refused;
+  for (int i = 0; i < 100 && refused.find("HTTP/1.1 503") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    refused = roundTrip(where, "GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  EXPECT_NE(refused.find("HTTP/1.1 503"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("too many connections (2)"), std::string::npos) << refused;
+  for (int fd : idle) close(fd);
+  std::string answer;
+  for (int i = 0; i < 100 && answer.find("HTTP/1.1 200") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    answer = roundTrip(where, "GET /v1/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  }
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
 }
 
 }  // namespace

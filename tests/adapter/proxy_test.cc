@@ -86,6 +86,64 @@ TEST_F(ProxyTest, DockerOverTcpDockerHostStyle) {
   EXPECT_NE(refused.error().message.find(upstream), std::string::npos) << refused.error().message;
 }
 
+TEST_F(ProxyTest, ADockerdThatDoesNotAcceptIsA502WithinTheConnectTimeout) {
+  // A unix listener nobody accepts on, its backlog full: connecting would wait for ever.
+  const int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string socketPath = path("docker.sock");
+  socketPath.copy(address.sun_path, sizeof address.sun_path - 1);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  std::vector<int> queued;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      close(fd);
+      break;  // the backlog is full
+    }
+    queued.push_back(fd);
+  }
+  startProxy("", {}, [](ProxyOptions& options) { options.connectTimeout = 300ms; });
+  const auto start = std::chrono::steady_clock::now();
+  const std::string answer = get("/_ping");
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_NE(answer.find("HTTP/1.1 502"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("timed out"), std::string::npos) << answer;
+  EXPECT_LT(took, 3s);
+  for (int fd : queued) close(fd);
+  close(listener);
+}
+
+TEST_F(ProxyTest, AHungDockerdIsA504ForHookedRequestsWhileStreamsMayWait) {
+  docker_ = std::make_unique<HttpServer>(
+      HttpServerOptions{.listen = {*parseListenAddress("unix:" + path("docker.sock"))}},
+      [](const HttpRequestView&) {
+        std::this_thread::sleep_for(900ms);  // a daemon that takes its time
+        return HttpAnswer{201, "application/json", R"({"Id":"abc"})"};
+      });
+  ASSERT_TRUE(docker_->start().has_value());
+  std::atomic<int> postHooks{0};
+  const HookCall passThrough = [&postHooks](const std::string&) {
+    ++postHooks;
+    return HttpAnswer{200, "application/json",
+                      R"({"PowerstripProtocolVersion":1,"ModifiedServerResponse":{}})"};
+  };
+  startProxy("", {HookRule{"POST /containers/create", {}, {passThrough}}},
+             [](ProxyOptions& options) { options.hookedAnswerTimeout = 300ms; });
+  const auto start = std::chrono::steady_clock::now();
+  const std::string hooked =
+      roundTrip(proxy_->addresses().at(0), post("/containers/create", R"({"Image":"x"})"));
+  EXPECT_NE(hooked.find("HTTP/1.1 504"), std::string::npos) << hooked;
+  EXPECT_NE(hooked.find("dockerd did not answer within 300 ms"), std::string::npos) << hooked;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 850ms);
+  // The attach is left to the reconciler (Docker may still create it): no post-hook guessed.
+  EXPECT_EQ(postHooks, 0);
+  // A request without hooks streams: however long dockerd takes, it is not cut.
+  const std::string streamed = get("/containers/abc/wait");
+  EXPECT_NE(streamed.find("HTTP/1.1 201"), std::string::npos) << streamed;
+}
+
 TEST(DockerAddress, DockerHostForms) {
   EXPECT_EQ(netdrv::parseDockerAddress("/var/run/docker.sock").display(),
             "unix:///var/run/docker.sock");

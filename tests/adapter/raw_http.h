@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "adapter/http_server.h"
+#include "adapter/http/server.h"
 
 namespace ovsplane::adapter {
 

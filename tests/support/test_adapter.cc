@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "adapter/http_server.h"
+#include "adapter/http/server.h"
 
 using ovsplane::adapter::HttpAnswer;
 using ovsplane::adapter::HttpRequestView;

@@ -1,6 +1,6 @@
-#include "adapter/http_server.h"
+#include "adapter/http/server.h"
 
-#include "adapter/listeners.h"
+#include "adapter/http/listen.h"
 
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,11 +21,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <charconv>
 
 namespace ovsplane::adapter {
 
@@ -33,51 +33,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
-
-std::string ListenAddress::toString() const {
-  return kind == Kind::Unix ? "unix:" + path : fmt::format("tcp:{}:{}", host, port);
-}
-
-std::expected<ListenAddress, std::string> parseListenAddress(std::string_view text) {
-  ListenAddress address;
-  if (text.starts_with("unix:")) {
-    address.kind = ListenAddress::Kind::Unix;
-    address.path = std::string(text.substr(5));
-    while (address.path.starts_with("//")) address.path.erase(0, 1);  // unix:///path
-    if (address.path.empty() || address.path.front() != '/') {
-      return std::unexpected(fmt::format("\"{}\": a unix socket needs an absolute path", text));
-    }
-    if (address.path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-      return std::unexpected(fmt::format("\"{}\": socket path too long", text));
-    }
-    return address;
-  }
-  if (text.starts_with("tcp:")) {
-    const std::string_view rest = text.substr(4);
-    const size_t colon = rest.rfind(':');
-    if (colon == std::string_view::npos) {
-      return std::unexpected(fmt::format("\"{}\": expected tcp:IP:PORT", text));
-    }
-    address.kind = ListenAddress::Kind::Tcp;
-    address.host = std::string(rest.substr(0, colon));
-    if (address.host.starts_with('[') && address.host.ends_with(']')) {
-      address.host = address.host.substr(1, address.host.size() - 2);
-    }
-    error_code ec;
-    asio::ip::make_address(address.host, ec);
-    if (ec)
-      return std::unexpected(fmt::format("\"{}\": {} is not an IP address", text, address.host));
-    const std::string_view port = rest.substr(colon + 1);
-    unsigned value = 0;
-    auto [end, err] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (err != std::errc() || end != port.data() + port.size() || value > 65535) {
-      return std::unexpected(fmt::format("\"{}\": bad port", text));
-    }
-    address.port = static_cast<uint16_t>(value);
-    return address;
-  }
-  return std::unexpected(fmt::format("\"{}\": expected unix:/path or tcp:IP:PORT", text));
-}
 
 class HttpServer::Impl {
  public:
@@ -104,6 +59,8 @@ class HttpServer::Impl {
   HttpHandler& handler() { return handler_; }
   asio::thread_pool& handlers() { return handlers_; }
   bool stopping() const { return stopping_; }
+  void sessionOpened() { ++sessions_; }
+  void sessionClosed() { --sessions_; }
 
  private:
   template <typename Acceptor>
@@ -111,6 +68,8 @@ class HttpServer::Impl {
 
   HttpServerOptions options_;
   HttpHandler handler_;
+  // Before ioc_: sessions still queued in it when it is destroyed count themselves out here.
+  std::atomic<int> sessions_{0};
   asio::io_context ioc_;
   // Keeps ioc_.run() going while a request sits in the handler pool with no socket operation
   // pending (after stop() closed the acceptors, that is all there may be).
@@ -133,7 +92,12 @@ template <typename Protocol>
 class Session : public std::enable_shared_from_this<Session<Protocol>> {
  public:
   Session(typename Protocol::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
+      : stream_(std::move(socket)), server_(server) {
+    server_.sessionOpened();
+  }
+  ~Session() { server_.sessionClosed(); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->read(); });
@@ -226,16 +190,33 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
 template <typename Acceptor>
 void HttpServer::Impl::accept(std::shared_ptr<Acceptor> acceptor) {
   using Protocol = typename Acceptor::protocol_type;
-  acceptor->async_accept(asio::make_strand(ioc_),
-                         [this, acceptor](error_code ec, typename Protocol::socket socket) {
-                           if (ec == asio::error::operation_aborted || stopping_) return;
-                           if (!ec) {
-                             std::make_shared<Session<Protocol>>(std::move(socket), *this)->run();
-                           } else {
-                             spdlog::warn("accept failed: {}", ec.message());
-                           }
-                           accept(acceptor);
-                         });
+  acceptor->async_accept(
+      asio::make_strand(ioc_), [this, acceptor](error_code ec, typename Protocol::socket socket) {
+        if (ec == asio::error::operation_aborted || stopping_) return;
+        if (!ec && sessions_ >= options_.maxConnections) {
+          // Written without waiting (a client that does not read loses it), then closed.
+          const std::string text = closingResponseText(errorAnswer(
+              503,
+              fmt::format("too many connections ({}): try again later", options_.maxConnections)));
+          error_code ignored;
+          socket.non_blocking(true, ignored);
+          socket.write_some(asio::buffer(text), ignored);
+          socket.close(ignored);
+        } else if (!ec) {
+          std::make_shared<Session<Protocol>>(std::move(socket), *this)->run();
+        } else if (acceptFailureIsExhaustion(ec)) {
+          // Out of descriptors: wait for some to be closed instead of spinning.
+          spdlog::warn("hook server: accept: {} (backing off)", ec.message());
+          auto timer = std::make_shared<asio::steady_timer>(ioc_, kAcceptBackoff);
+          timer->async_wait([this, acceptor, timer](error_code) {
+            if (!stopping_) accept(acceptor);
+          });
+          return;
+        } else {
+          spdlog::warn("hook server: accept failed: {}", ec.message());
+        }
+        accept(acceptor);
+      });
 }
 
 std::expected<void, std::string> HttpServer::Impl::start() {

@@ -9,31 +9,24 @@
 #include <string_view>
 #include <vector>
 
-#include "adapter/hook_service.h"
-#include "adapter/hooks.h"
+#include "adapter/http/limits.h"
+#include "adapter/http/listen.h"
+#include "adapter/http/message.h"
 
 namespace ovsplane::adapter {
 
-/** Where to listen: "unix:/path/to.sock" or "tcp:127.0.0.1:6675" (port 0 picks one). */
-struct ListenAddress {
-  enum class Kind { Unix, Tcp } kind = Kind::Unix;
-  std::string path;   ///< unix
-  std::string host;   ///< tcp (an IP address)
-  uint16_t port = 0;  ///< tcp
-  std::string toString() const;
-};
-std::expected<ListenAddress, std::string> parseListenAddress(std::string_view text);
-
 struct HttpServerOptions {
   std::vector<ListenAddress> listen;
-  size_t bodyLimit = 4 * 1024 * 1024;          ///< larger requests get 413
-  std::chrono::milliseconds ioTimeout{30000};  ///< per read / per write
-  unsigned ioThreads = 2;                      ///< socket work
-  unsigned handlerThreads = 16;                ///< concurrent (blocking) handlers
+  size_t bodyLimit = kMaxHookRequestBytes;           ///< larger requests get 413
+  std::chrono::milliseconds ioTimeout = kIoTimeout;  ///< per read (a whole head or body) / write
+  unsigned ioThreads = 2;                            ///< socket work
+  unsigned handlerThreads = 16;                      ///< concurrent (blocking) handlers
   unsigned unixSocketMode = 0660;
   /** Request heads larger than this get 431 (hooks need little). Past 64 KiB, one field larger
    *  than Beast's limit ends its connection without an answer. */
-  uint32_t headerLimit = 60 * 1024;
+  uint32_t headerLimit = kMaxHookHeaderBytes;
+  /** Connections served at once; more are answered 503 and closed. */
+  int maxConnections = kMaxConnections;
 };
 
 using HttpHandler = std::function<HttpAnswer(const HttpRequestView&)>;
@@ -41,9 +34,9 @@ using HttpHandler = std::function<HttpAnswer(const HttpRequestView&)>;
 /**
  * A small HTTP/1.1 server (Boost.Beast) for the hook service: one session per connection, a
  * timeout before every read and write, a body limit (413), garbage answered with 400 and the
- * connection closed. Handlers run on a separate thread pool, so slow hooks never stall reads
- * and writes of other connections. Thread-safe; stop() (or destruction) finishes in-flight
- * requests within a grace period.
+ * connection closed, a connection cap (503), accept backed off when out of descriptors. Handlers
+ * run on a separate thread pool, so slow hooks never stall reads and writes of other connections.
+ * Thread-safe; stop() (or destruction) finishes in-flight requests within a grace period.
  */
 class HttpServer {
  public:
