@@ -1,6 +1,7 @@
 #include "adapter/proxy.h"
 
 #include "adapter/http/client.h"
+#include "adapter/http/framing.h"
 #include "adapter/http/listen.h"
 #include "common/fault_point.h"
 #include "common/json_limits.h"
@@ -475,47 +476,24 @@ void DockerProxy::Impl::serve(Socket client) {
   try {
     for (;;) {
       error_code ec;
-      http::request_parser<http::buffer_body> request;
-      request.body_limit(boost::none);
-      request.header_limit(kMaxHeaderBytes);  // dockerd's own (docker build's X-Registry-Config)
-      arm(client, options_.headerTimeout);    // idle and slow clients (slowloris) are closed
+      RequestHeadParser request;
+      limitRequestParser(request);
+      arm(client, options_.headerTimeout);  // idle and slow clients (slowloris) are closed
       try {
         http::read_header(client, clientBuffer, request, ec);
       } catch (const std::length_error&) {
         ec = http::error::header_limit;  // one field past Beast's 64 KiB
       }
       disarm(client);
-      if (ec == http::error::header_limit) {
-        writeAnswer(client, 11, false,
-                    errorAnswer(431, fmt::format("request header larger than {} bytes, or one "
-                                                 "field larger than {} bytes",
-                                                 kMaxHeaderBytes, kMaxHeaderFieldBytes)),
-                    ec);
-        break;
-      }
-      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-          ec == asio::error::shut_down || ec == asio::error::operation_aborted) {
-        break;  // the client went (or the reaper closed a silent one)
-      }
-      if (ec) {
-        // Garbage, or framing that could smuggle a second request (Content-Length with
-        // Transfer-Encoding): answered, and the connection ends; nothing reaches dockerd.
-        writeAnswer(client, 11, false,
-                    errorAnswer(400, fmt::format("bad HTTP request: {}", ec.message())), ec);
+      const HeadVerdict verdict = judgeRequestHead(request, ec);
+      if (verdict.kind == HeadVerdict::Kind::Closed) break;
+      if (verdict.kind == HeadVerdict::Kind::Refuse) {
+        writeAnswer(client, ec ? 11 : request.get().version(), false, verdict.refusal, ec);
         break;
       }
       const std::string method(request.get().method_string());
       const unsigned version = request.get().version();
-      // Hooks and dockerd see one target: the one dockerd would route (%63reate is create).
-      const std::optional<std::string> normalized = normalizeTarget(request.get().target());
-      if (!normalized) {
-        writeAnswer(client, version, false,
-                    errorAnswer(400, "the request target is not an API path"), ec);
-        break;
-      }
-      if (*normalized != request.get().target()) request.get().target(*normalized);
-      const std::string target = *normalized;
+      const std::string target(request.get().target());  // normalized: what dockerd routes
       // Expect: 100-continue is answered here (the body is read here, hooks or not); dockerd
       // never sees it, so no interim answer of its own can reach a post-hook.
       if (beast::iequals(request.get()[http::field::expect], "100-continue")) {

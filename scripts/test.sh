@@ -30,12 +30,12 @@ fi
 command -v ovsdb-server >/dev/null || skip_tier ovsdb "ovsdb-server not installed"
 
 # Fuzzing (libFuzzer, clang): the hook decoder, the CIDR/env parsers, request targets / bounded
-# JSON, adapters.yml and dockerd's replies, for a bounded time each.
+# JSON, adapters.yml, dockerd's replies and the proxy's request framing, for a bounded time each.
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 if command -v clang++-16 >/dev/null && [ "$FUZZ_SECONDS" -gt 0 ]; then
   cmake -S fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 >/dev/null
   cmake --build build/fuzz -j "$JOBS"
-  for target in hook cidr target adapters docker_reply; do
+  for target in hook cidr target adapters docker_reply framing; do
     corpus=$(mktemp -d)
     cp fuzz/corpus/"$target"/* "$corpus"/
     echo "test: fuzzing $target for ${FUZZ_SECONDS}s"
