@@ -526,14 +526,23 @@ void DockerProxy::Impl::serve(Socket client) {
       std::optional<std::string> originalBody;  // the client's JSON body, for post-hooks
       if (!pre.empty()) {
         http::request_parser<http::string_body> full{std::move(request)};
+        // Beast checks a body limit against Content-Length only while reading the head (which
+        // ran unlimited: bodies without hooks stream): a declared length is checked here.
         full.body_limit(options_.hookBodyLimit);
-        arm(client, options_.bodyTimeout);
-        http::read(client, clientBuffer, full, ec);
-        disarm(client);
+        if (full.content_length().value_or(0) > options_.hookBodyLimit) {
+          ec = http::error::body_limit;
+        } else {
+          arm(client, options_.bodyTimeout);
+          http::read(client, clientBuffer, full, ec);
+          disarm(client);
+        }
         if (ec) {
           writeAnswer(client, version, false,
-                      errorAnswer(ec == http::error::body_limit ? 413 : 400,
-                                  fmt::format("reading the request body: {}", ec.message())),
+                      ec == http::error::body_limit
+                          ? errorAnswer(413, fmt::format("request body larger than {} bytes",
+                                                         options_.hookBodyLimit))
+                          : errorAnswer(400,
+                                        fmt::format("reading the request body: {}", ec.message())),
                       ec);
           break;
         }
@@ -661,8 +670,12 @@ void DockerProxy::Impl::serve(Socket client) {
 
       if (!post.empty()) {
         http::response_parser<http::string_body> full{std::move(response)};
-        full.body_limit(options_.hookBodyLimit);
-        http::read(upstream, upstreamBuffer, full, ec);
+        full.body_limit(options_.hookBodyLimit);  // a declared length: checked here (above)
+        if (full.content_length().value_or(0) > options_.hookBodyLimit) {
+          ec = http::error::body_limit;
+        } else {
+          http::read(upstream, upstreamBuffer, full, ec);
+        }
         disarm(upstream);
         if (ec) {
           writeAnswer(client, version, false, dockerFailed("reading dockerd's answer"), ec);

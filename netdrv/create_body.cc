@@ -101,6 +101,30 @@ Result<std::optional<NetworkRequest>> readNetworkRequest(const nlohmann::json& b
 }
 
 Result<void> checkRewritable(const nlohmann::json& body) {
+  // The members ovsplane reads or rewrites must have Docker's types: a body Docker would refuse
+  // is refused here, before an address is allocated for it.
+  auto wrongType = [](std::string_view member, std::string_view type) {
+    return makeError(ErrorCode::InvalidRequest,
+                     fmt::format("the create body's {} must be {}", member, type));
+  };
+  for (const char* member : {"HostConfig", "Labels"}) {
+    if (const auto* value = find(body, member); value != nullptr && !value->is_null() &&
+                                                !value->is_object()) {
+      return wrongType(member, "an object");
+    }
+  }
+  if (const auto* env = find(body, "Env"); env != nullptr && !env->is_null()) {
+    if (!env->is_array()) return wrongType("Env", "a list of strings");
+    for (const auto& entry : *env) {
+      if (!entry.is_string()) return wrongType("Env", "a list of strings");
+    }
+  }
+  for (const char* member : {"Hostname", "Domainname"}) {
+    if (const auto* value = find(body, member); value != nullptr && !value->is_null() &&
+                                                !value->is_string()) {
+      return wrongType(member, "a string");
+    }
+  }
   const nlohmann::json* hostConfig = find(body, "HostConfig");
   const nlohmann::json empty = nlohmann::json::object();
   const nlohmann::json& hc = hostConfig != nullptr && hostConfig->is_object() ? *hostConfig : empty;
@@ -114,6 +138,10 @@ Result<void> checkRewritable(const nlohmann::json& body) {
     return makeError(ErrorCode::InvalidRequest,
                      "--link cannot be combined with an ovsplane network: containers on one CIDR "
                      "reach each other by address");
+  }
+  if (const auto* mode = find(hc, "NetworkMode"); mode != nullptr && !mode->is_null() &&
+                                                  !mode->is_string()) {
+    return wrongType("HostConfig.NetworkMode", "a string");
   }
   if (const auto* mode = find(hc, "NetworkMode");
       !isUnset(mode) && mode->is_string() && *mode != "default" && *mode != "bridge") {

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "netdrv/docker_client.h"
 #include "tests/adapter/raw_http.h"
 #include "tests/support/process.h"
@@ -142,6 +144,38 @@ TEST_F(ProxyTest, AHungDockerdIsA504ForHookedRequestsWhileStreamsMayWait) {
   // A request without hooks streams: however long dockerd takes, it is not cut.
   const std::string streamed = get("/containers/abc/wait");
   EXPECT_NE(streamed.find("HTTP/1.1 201"), std::string::npos) << streamed;
+}
+
+TEST_F(ProxyTest, AHookedBodyPastTheLimitIs413AndNeverReachesTheHooks) {
+  startDocker(200 * 1024);
+  std::atomic<int> preHooks{0};
+  const HookCall count = [&preHooks](const std::string&) {
+    ++preHooks;
+    return HttpAnswer{200, "application/json",
+                      R"({"PowerstripProtocolVersion":1,"ModifiedClientRequest":{}})"};
+  };
+  startProxy("", {HookRule{"POST /containers/create", {count}, {}}, HookRule{"GET /big", {}, {count}}},
+             [](ProxyOptions& options) { options.hookBodyLimit = 64 * 1024; });
+  for (const bool declared : {true, false}) {
+    // Declared by Content-Length, or only found out while reading a chunked body.
+    const std::string body(200 * 1024, ' ');
+    const std::string request =
+        declared ? post("/containers/create", body)
+                 : "POST /containers/create HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                       fmt::format("{:x}\r\n", body.size()) + body + "\r\n0\r\n\r\n";
+    const int fd = connectTo(proxy_->addresses().at(0));
+    std::thread writer([fd, &request] { sendAll(fd, request); });
+    const std::string answer = readUntilClosed(fd);
+    writer.join();
+    close(fd);
+    EXPECT_NE(answer.find("HTTP/1.1 413"), std::string::npos) << declared << ": " << answer;
+    EXPECT_NE(answer.find("request body larger than 65536 bytes"), std::string::npos) << answer;
+  }
+  // Docker's answer to a hooked request is bounded the same way.
+  const std::string big = get("/big");
+  EXPECT_NE(big.find("HTTP/1.1 502"), std::string::npos) << big.substr(0, 300);
+  EXPECT_EQ(preHooks, 0);
 }
 
 TEST(DockerAddress, DockerHostForms) {

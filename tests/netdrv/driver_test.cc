@@ -176,7 +176,23 @@ TEST_F(DriverTest, UserErrorsAreClearAndAllocateNothing) {
   withNet["HostConfig"]["NetworkMode"] = "host";
   auto badMac = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
   badMac["MacAddress"] = "01:00:5e:00:00:01";
+  // Members ovsplane reads or rewrites, of types Docker would refuse: refused before allocating.
+  auto modeNumber = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  modeNumber["HostConfig"]["NetworkMode"] = 7;
+  auto labelsNumber = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  labelsNumber["Labels"] = 7;
+  auto hostConfigList = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  hostConfigList["HostConfig"] = nlohmann::json::array();
+  auto envMixed = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  envMixed["Env"].push_back(5);
+  auto hostnameObject = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  hostnameObject["Hostname"] = nlohmann::json::object();
   const std::vector<Case> cases = {
+      {modeNumber, ErrorCode::InvalidRequest, "HostConfig.NetworkMode must be a string"},
+      {labelsNumber, ErrorCode::InvalidRequest, "Labels must be an object"},
+      {hostConfigList, ErrorCode::InvalidRequest, "HostConfig must be an object"},
+      {envMixed, ErrorCode::InvalidRequest, "Env must be a list of strings"},
+      {hostnameObject, ErrorCode::InvalidRequest, "Hostname must be a string"},
       {bodyWithEnv({"OVSPLANE_CIDR=10.0.6.300/24"}), ErrorCode::InvalidRequest, "OVSPLANE_CIDR"},
       {bodyWithEnv({"OVSPLANE_CIDR=fd00::/64"}), ErrorCode::InvalidRequest, "IPv6"},
       {bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24", "SOCKETPLANE_CIDR=10.0.9.1/24"}),
