@@ -161,6 +161,56 @@ void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
   }
 }
 
+/** Runs the pre-hook chain: each adapter sees the previous one's body (`body`, updated in place;
+ *  a non-JSON body stays null and untouched). Returns the refusal that ended the chain, if any:
+ *  an adapter's non-2xx answer as it is, or 502 for an answer without ModifiedClientRequest. */
+std::optional<HttpAnswer> runPreHooks(const std::vector<HookCall>& pre, const std::string& method,
+                                      const std::string& target, const std::string& requestId,
+                                      bool json, std::optional<std::string>& body) {
+  for (const HookCall& call : pre) {
+    const Json hook = {
+        {"PowerstripProtocolVersion", 1},
+        {"Type", "pre-hook"},
+        {"ClientRequest",
+         {{"Method", method}, {"Request", target}, {"Body", body ? Json(*body) : Json(nullptr)}}},
+        {kRequestIdField, requestId}};
+    HttpAnswer answer = call(dumpJson(hook));
+    if (!isSuccess(answer.status)) return answer;
+    const Json reply = parseJsonBounded(answer.body);
+    const Json* modified = reply.is_object() && reply.contains("ModifiedClientRequest")
+                               ? &reply["ModifiedClientRequest"]
+                               : nullptr;
+    if (modified == nullptr || !modified->is_object()) {
+      return errorAnswer(502, "an adapter answered a pre-hook without ModifiedClientRequest");
+    }
+    if (json && modified->contains("Body") && (*modified)["Body"].is_string()) {
+      body = (*modified)["Body"].get<std::string>();
+    }
+  }
+  return std::nullopt;
+}
+
+/** The client's answer after post-hooks: Docker's headers (but framing and content type), the
+ *  hooks' status, content type and body. */
+http::response<http::string_body> hookedResponse(
+    const http::response<http::string_body>& fromDocker, const HttpAnswer& result, unsigned version,
+    bool keepAlive) {
+  http::response<http::string_body> out{static_cast<http::status>(result.status), version};
+  for (const auto& field : fromDocker.base()) {
+    if (field.name() == http::field::content_length ||
+        field.name() == http::field::transfer_encoding ||
+        field.name() == http::field::content_type || field.name() == http::field::connection) {
+      continue;
+    }
+    out.set(field.name_string(), field.value());
+  }
+  if (!result.contentType.empty()) out.set(http::field::content_type, result.contentType);
+  if (bodyAllowed(result.status)) out.body() = result.body;
+  out.keep_alive(keepAlive);
+  out.prepare_payload();
+  return out;
+}
+
 /** Runs the post-hook chain on `result` (Docker's answer, or a refusal): each adapter sees the
  *  previous one's output; Code and ContentType are honoured; a failing adapter ends the chain
  *  with its error. */
@@ -537,46 +587,21 @@ void DockerProxy::Impl::serve(Socket client) {
           disarm(client);
         }
         if (ec) {
-          writeAnswer(client, version, false,
-                      ec == http::error::body_limit
-                          ? errorAnswer(413, fmt::format("request body larger than {} bytes",
-                                                         options_.hookBodyLimit))
-                          : errorAnswer(400,
-                                        fmt::format("reading the request body: {}", ec.message())),
-                      ec);
+          writeAnswer(
+              client, version, false,
+              ec == http::error::body_limit
+                  ? errorAnswer(413, fmt::format("request body larger than {} bytes",
+                                                 options_.hookBodyLimit))
+                  : errorAnswer(400, fmt::format("reading the request body: {}", ec.message())),
+              ec);
           break;
         }
         auto message = full.release();
         const bool json = isJsonContentType(message[http::field::content_type]);
         if (json) originalBody = message.body();
         std::optional<std::string> body = originalBody;
-        std::optional<HttpAnswer> refused;
-        for (const HookCall& call : pre) {
-          const Json hook = {{"PowerstripProtocolVersion", 1},
-                             {"Type", "pre-hook"},
-                             {"ClientRequest",
-                              {{"Method", method},
-                               {"Request", target},
-                               {"Body", body ? Json(*body) : Json(nullptr)}}},
-                             {kRequestIdField, requestId}};
-          HttpAnswer answer = call(dumpJson(hook));
-          if (!isSuccess(answer.status)) {
-            refused = std::move(answer);
-            break;
-          }
-          const Json reply = parseJsonBounded(answer.body);
-          const Json* modified = reply.is_object() && reply.contains("ModifiedClientRequest")
-                                     ? &reply["ModifiedClientRequest"]
-                                     : nullptr;
-          if (modified == nullptr || !modified->is_object()) {
-            refused =
-                errorAnswer(502, "an adapter answered a pre-hook without ModifiedClientRequest");
-            break;
-          }
-          if (json && modified->contains("Body") && (*modified)["Body"].is_string()) {
-            body = (*modified)["Body"].get<std::string>();
-          }
-        }
+        const std::optional<HttpAnswer> refused =
+            runPreHooks(pre, method, target, requestId, json, body);
         if (refused) {
           // Docker never sees the request: the endpoint's post-hooks learn of the refusal as its
           // answer, so adapters that acted in their pre-hook (an attach) undo it. Their answers
@@ -688,20 +713,7 @@ void DockerProxy::Impl::serve(Socket client) {
                           answerFromDocker.body()};
         faultPoint("proxy.after-docker");
         result = runPostHooks(post, method, target, originalBody, requestId, std::move(result));
-        http::response<http::string_body> out{static_cast<http::status>(result.status), version};
-        for (const auto& field : answerFromDocker.base()) {
-          if (field.name() == http::field::content_length ||
-              field.name() == http::field::transfer_encoding ||
-              field.name() == http::field::content_type ||
-              field.name() == http::field::connection) {
-            continue;
-          }
-          out.set(field.name_string(), field.value());
-        }
-        if (!result.contentType.empty()) out.set(http::field::content_type, result.contentType);
-        if (bodyAllowed(result.status)) out.body() = result.body;
-        out.keep_alive(keepAlive);
-        out.prepare_payload();
+        auto out = hookedResponse(answerFromDocker, result, version, keepAlive);
         http::write(client, out, ec);
         if (!upstreamKeepAlive) closeUpstream();
       } else {
