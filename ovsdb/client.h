@@ -86,7 +86,8 @@ class JobContext {
  * replica, one transaction at a time, in submission order. Thread-safe: any thread may submit.
  * Destruction stops the thread; jobs still pending fail with ErrorCode::ShuttingDown.
  * The first client initialises libopenvswitch's signal handling: a program installs its own
- * SIGTERM/SIGINT/SIGHUP handlers before creating one (handlers still SIG_DFL get OVS's).
+ * SIGTERM/SIGINT/SIGHUP handlers before creating one (handlers still SIG_DFL get OVS's), and
+ * SIGPIPE, still SIG_DFL, is ignored (a TLS server hanging up mid-write).
  */
 class IdlClient {
  public:

@@ -20,8 +20,9 @@ extern "C" {
 
 /* One-time set-up that libopenvswitch expects on a single thread before any poll loop runs:
  * its fatal-signal module (a self-pipe, and handlers for SIGTERM/SIGINT/SIGHUP/SIGALRM/SIGSEGV
- * where they are still SIG_DFL: install the program's own handlers before this). Lazily, two
- * IDL threads would race on it. Idempotent. */
+ * where they are still SIG_DFL: install the program's own handlers before this), and SIGPIPE
+ * ignored where it is still SIG_DFL (a TLS peer hanging up mid-write must not kill the process).
+ * Lazily, two IDL threads would race on it. Idempotent. */
 void ovsplane_shim_init(void);
 
 /* Log sink for libopenvswitch's messages. 'level' is a syslog severity (3 err .. 7 debug). */

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,15 @@
 #include "timeval.h"
 #include "util.h"
 
-void ovsplane_shim_init(void) { fatal_signal_init(); }
+void ovsplane_shim_init(void) {
+  fatal_signal_init();
+  /* A server that drops a TLS session (a refused certificate) while libopenvswitch writes to it
+   * would raise SIGPIPE: ignored unless the program chose otherwise, as OVS's own programs do. */
+  struct sigaction current;
+  if (sigaction(SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL) {
+    signal(SIGPIPE, SIG_IGN);
+  }
+}
 
 bool ovsplane_ssl_configure(const char* private_key, const char* certificate,
                             const char* ca_cert) {
