@@ -58,6 +58,10 @@ class Subnet {
   bool containsHost(Ipv4Address address) const {
     return address >= firstHost() && address <= lastHost();
   }
+  /** True when the two networks share an address (one contains the other, or they are equal). */
+  bool overlaps(const Subnet& other) const {
+    return network_ <= other.broadcast() && other.network_ <= broadcast();
+  }
 
   /** Canonical network text, e.g. "10.0.6.0/24": the identity of the network. */
   std::string toString() const;

@@ -103,6 +103,27 @@ Result<void> runDelete(IdlClient& client, std::function<bool(ovsplane_txn*)> sta
 StateStore::StateStore(ClientOptions options, std::string hostName)
     : client_(Database::State, std::move(options)), hostName_(std::move(hostName)) {}
 
+namespace {
+
+/** The CIDR of a network in the replica that shares an address with `cidr`, if any. */
+std::optional<std::string> overlappingNetwork(ovsplane_idl* idl, const std::string& cidr) {
+  struct Search {
+    ipam::Subnet subnet;
+    std::optional<std::string> found;
+  } search{*ipam::Subnet::parse(cidr), std::nullopt};
+  ovsplane_st_networks(
+      idl,
+      [](void* sink, const ovsplane_st_network* net) {
+        auto& s = *static_cast<Search*>(sink);
+        auto other = ipam::Subnet::parse(net->cidr);
+        if (!s.found && other && other->overlaps(s.subnet)) s.found = net->cidr;
+      },
+      &search);
+  return search.found;
+}
+
+}  // namespace
+
 Result<NetworkRecord> StateStore::ensureNetwork(const ipam::Subnet& subnet,
                                                 std::optional<uint32_t> vni) {
   const std::string cidr = subnet.toString();
@@ -128,6 +149,16 @@ Result<NetworkRecord> StateStore::ensureNetwork(const ipam::Subnet& subnet,
           } else {
             done.set(toRecord(existing));
           }
+          return JobDone{};
+        }
+        // Two networks sharing addresses would make routes and gateways ambiguous. (Two hosts
+        // creating overlapping networks at the same moment both pass this check: the window is
+        // one transaction; the reconciler of neither undoes it.)
+        if (auto overlapping = overlappingNetwork(context.idl(), cidr)) {
+          done.set(makeError(ErrorCode::InvalidArgument,
+                             fmt::format("network {} overlaps network {}: choose a CIDR that "
+                                         "shares no address with it",
+                                         cidr, *overlapping)));
           return JobDone{};
         }
         uint32_t chosen = vni.value_or(kFirstAutoVni);

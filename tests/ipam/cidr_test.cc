@@ -164,6 +164,16 @@ TEST(Cidr, ContainsHostExcludesNetworkAndBroadcast) {
   EXPECT_FALSE(subnet->containsHost(*Ipv4Address::parse("10.0.6.8")));
 }
 
+TEST(Cidr, OverlapsWhenTheyShareAnAddress) {
+  const auto of = [](const char* text) { return *Subnet::parse(text); };
+  EXPECT_TRUE(of("10.0.6.1/24").overlaps(of("10.0.0.1/16")));
+  EXPECT_TRUE(of("10.0.0.1/16").overlaps(of("10.0.6.1/24")));
+  EXPECT_TRUE(of("10.0.6.1/24").overlaps(of("10.0.6.9/24")));
+  EXPECT_TRUE(of("10.0.6.1/24").overlaps(of("10.0.6.254/30")));
+  EXPECT_FALSE(of("10.0.6.1/24").overlaps(of("10.0.7.1/24")));
+  EXPECT_FALSE(of("10.0.6.1/25").overlaps(of("10.0.6.129/25")));
+}
+
 TEST(Ipv4Address, RoundTripsEveryOctetValue) {
   for (unsigned v = 0; v < 256; ++v) {
     const std::string text = "1." + std::to_string(v) + ".2." + std::to_string(255 - v);

@@ -150,6 +150,20 @@ TEST_F(StateStoreTest, ReservingInAnUnknownNetworkIsRefused) {
   EXPECT_NE(outcome.error().message.find("not registered"), std::string::npos);
 }
 
+TEST_F(StateStoreTest, OverlappingNetworksAreRefused) {
+  ASSERT_TRUE(store_->ensureNetwork(subnetOf("10.0.6.1/24")).has_value());
+  for (const char* overlapping : {"10.0.0.1/16", "10.0.6.129/25", "10.0.4.1/22"}) {
+    auto refused = store_->ensureNetwork(subnetOf(overlapping));
+    ASSERT_FALSE(refused.has_value()) << overlapping;
+    EXPECT_EQ(refused.error().code, ErrorCode::InvalidArgument);
+    EXPECT_NE(refused.error().message.find("overlaps network 10.0.6.0/24"), std::string::npos)
+        << refused.error().message;
+  }
+  EXPECT_TRUE(store_->ensureNetwork(subnetOf("10.0.7.1/24")).has_value());  // adjacent: fine
+  EXPECT_TRUE(store_->ensureNetwork(subnetOf("10.0.6.1/24")).has_value());  // itself: fine
+  EXPECT_EQ(selectRows(server_.remote(), "Network").size(), 2U);
+}
+
 TEST_F(StateStoreTest, DeleteNetworkOnlyWhenEmpty) {
   const auto net = subnetOf("10.0.6.1/24");
   ASSERT_TRUE(store_->ensureNetwork(net).has_value());
