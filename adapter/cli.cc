@@ -273,9 +273,10 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         ->envname("OVSPLANE_DATAPATH")
         ->check(CLI::IsMember({"auto", "system", "netdev"}))
         ->capture_default_str();
-    cmd->add_option("--mtu", daemon.mtu, "Overlay MTU: the underlay MTU minus 50")
+    cmd->add_option("--mtu", daemon.mtu,
+                    "Overlay MTU (576-8950), or auto: the MTU of the underlay interface (the one "
+                    "holding the VTEP address) minus 50; 1450 without an underlay")
         ->envname("OVSPLANE_MTU")
-        ->check(CLI::Range(576, 9000))
         ->capture_default_str();
     cmd->add_option("--host", daemon.hostName, "This host's name (default: hostname)")
         ->envname("OVSPLANE_HOST");
@@ -336,9 +337,9 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       ->envname("OVSPLANE_DATAPATH")
       ->check(CLI::IsMember({"auto", "system", "netdev"}))
       ->capture_default_str();
-  gc->add_option("--mtu", daemon.mtu, "Overlay MTU for rewired endpoints")
+  gc->add_option("--mtu", daemon.mtu,
+                 "Overlay MTU for rewired endpoints, or auto (as the daemon's --mtu)")
       ->envname("OVSPLANE_MTU")
-      ->check(CLI::Range(576, 9000))
       ->capture_default_str();
   gc->add_option("--gc-grace", daemon.gcGraceSeconds,
                  "Seconds an unclaimed network-only container or address is left alone")

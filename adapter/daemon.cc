@@ -74,7 +74,7 @@ std::string machineHostName() {
 
 }  // namespace
 
-HostServices connectHost(const DaemonConfig& config) {
+HostServices connectHost(const DaemonConfig& config, unsigned overlayMtu) {
   HostServices host;
   host.datapath = config.datapath == "auto" ? detectDatapath() : config.datapath;
   host.hostName = config.hostName.empty() ? machineHostName() : config.hostName;
@@ -93,7 +93,7 @@ HostServices connectHost(const DaemonConfig& config) {
       netdrv::DriverConfig{.hostName = host.hostName,
                            .datapath = host.datapath == "system" ? ovsdb::DatapathType::System
                                                                  : ovsdb::DatapathType::Netdev,
-                           .overlayMtu = config.mtu,
+                           .overlayMtu = overlayMtu,
                            .applyTimeout = config.applyTimeout,
                            .networkContainerPrefix = "ovsplane-net-",
                            .deleteEmptyBridges = config.deleteEmptyBridges},
@@ -113,7 +113,12 @@ int runGc(const DaemonConfig& config, bool dryRun, std::ostream& out, std::ostre
     err << "ovsplane: gc: " << access.error() << "\n";
     return 2;
   }
-  HostServices host = connectHost(config);
+  auto mtu = resolveOverlayMtu(config.mtu, config.vtepIp, config.stateDb.remote);
+  if (!mtu) {
+    err << "ovsplane: gc: " << mtu.error() << "\n";
+    return 2;
+  }
+  HostServices host = connectHost(config, mtu->mtu);
   // No loops, no registration: one pass, the daemon's own, with its grace for young objects.
   netdrv::ReconcilerConfig once;
   once.grace = std::chrono::seconds(config.gcGraceSeconds);
@@ -202,7 +207,12 @@ int runDaemon(const DaemonConfig& config) {
         "a host that receives your networks' traffic (use ssl: remotes, see the README)",
         config.stateDb.remote);
   }
-  HostServices host = connectHost(config);
+  auto mtu = resolveOverlayMtu(config.mtu, config.vtepIp, config.stateDb.remote);
+  if (!mtu) {
+    std::cerr << "ovsplane: " << mtu.error() << "\n";
+    return 2;
+  }
+  HostServices host = connectHost(config, mtu->mtu);
   const std::string& hostName = host.hostName;
   const std::string& datapath = host.datapath;
   auto& state = host.state;
@@ -275,10 +285,11 @@ int runDaemon(const DaemonConfig& config) {
     }
   }
   spdlog::info(
-      "ovsplane adapter on {} (path {}), host {}, datapath {}, overlay MTU {}, OVSDB {}, "
+      "ovsplane adapter on {} (path {}), host {}, datapath {}, overlay MTU {} ({}), OVSDB {}, "
       "state {}{}, docker {}",
-      fmt::join(bound, " "), config.adapterPath, hostName, datapath, config.mtu, config.ovsdb,
-      config.stateDb.remote, config.stateDb.ssl().empty() ? "" : " (TLS)", config.docker);
+      fmt::join(bound, " "), config.adapterPath, hostName, datapath, mtu->mtu, mtu->reason,
+      config.ovsdb, config.stateDb.remote, config.stateDb.ssl().empty() ? "" : " (TLS)",
+      config.docker);
 
   reconciler.start();
 

@@ -38,9 +38,9 @@ struct DaemonConfig {
   StateDbAccess stateDb;  ///< remote(s) and, for ssl:, the TLS identity
   std::string docker = "unix:///var/run/docker.sock";
   std::string datapath = "auto";  ///< auto | system | netdev
-  unsigned mtu = 1450;
-  std::string hostName;  ///< default: the machine's host name
-  std::string vtepIp;    ///< when set, the host registers itself (tunnels end here)
+  std::string mtu = "auto";       ///< a number, or auto (resolveOverlayMtu, adapter/vtep.h)
+  std::string hostName;           ///< default: the machine's host name
+  std::string vtepIp;             ///< when set, the host registers itself (tunnels end here)
   std::chrono::milliseconds ovsdbTimeout{5000};
   /** One state database operation on a loaded cluster may wait its turn this long... */
   std::chrono::milliseconds stateTimeout{15000};
@@ -67,8 +67,8 @@ struct DaemonConfig {
  */
 int runDaemon(const DaemonConfig& config);
 
-/** What one host's ovsplane talks to, connected as `config` says (nothing registered, nothing
- *  started: the clients connect lazily). */
+/** What one host's ovsplane talks to, connected as `config` says (`overlayMtu`: --mtu resolved)
+ * (nothing registered, nothing started: the clients connect lazily). */
 struct HostServices {
   std::string hostName;
   std::string datapath;  ///< "system" or "netdev" ("auto" resolved)
@@ -77,7 +77,7 @@ struct HostServices {
   std::shared_ptr<netdrv::DockerClient> docker;
   std::shared_ptr<netdrv::Driver> driver;
 };
-HostServices connectHost(const DaemonConfig& config);
+HostServices connectHost(const DaemonConfig& config, unsigned overlayMtu);
 
 /** `ovsplane gc`: one reconciliation pass of this host, printed (and done unless `dryRun`).
  *  Exit code 0, or 1 when Docker cannot be listed or a change failed. */

@@ -152,6 +152,9 @@ make_image_tar() {
 # address 192.168.77.N on a netdev br-phy (OVS userspace tunnelling) and registers it with that
 # VTEP. All hosts share host 1's state database (a unix socket is reachable from any namespace).
 UNDERLAY_PREFIX=192.168.77
+# UNDERLAY_MTU: the cables' MTU (a cloud network's 1460, jumbo 9000); br-phy, which holds the
+# VTEP address, gets the same.
+UNDERLAY_MTU=${UNDERLAY_MTU:-1500}
 underlay_up() {
   local hosts=$1 sw h
   sw="ovp${LAB_ID}sw"
@@ -163,7 +166,8 @@ underlay_up() {
   for h in $(seq 1 "$hosts"); do
     ip netns add "$(hns "$h")"
     on_exit "ip netns del $(hns "$h")"
-    ip link add eth1 netns "$(hns "$h")" type veth peer name "swp$h" netns "$sw"
+    ip link add eth1 netns "$(hns "$h")" mtu "$UNDERLAY_MTU" type veth peer name "swp$h" \
+      netns "$sw" mtu "$UNDERLAY_MTU"
     ip -n "$sw" link set "swp$h" master br-under up
   done
   UNDERLAY=1
@@ -309,7 +313,8 @@ host_base_up() {
     # Userspace tunnelling: eth1 is a port of br-phy and the VTEP address lives on br-phy's
     # internal port; br-phy gets its own MAC (else the kernel answers on eth1 too).
     vsctl "$h" -- add-br br-phy -- set Bridge br-phy datapath_type=netdev \
-      other_config:hwaddr="\"02:77:00:00:00:0$h\"" -- add-port br-phy eth1
+      other_config:hwaddr="\"02:77:00:00:00:0$h\"" -- add-port br-phy eth1 \
+      -- set Interface br-phy mtu_request="$UNDERLAY_MTU"
     ip -n "$ns" link set eth1 up
     ip -n "$ns" addr add "$UNDERLAY_PREFIX.$h/24" dev br-phy
     ip -n "$ns" link set br-phy up

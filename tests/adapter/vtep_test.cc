@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 namespace ovsplane::adapter {
 namespace {
 
@@ -24,6 +26,39 @@ TEST(Vtep, TheSourceAddressOfTheRoute) {
   auto noTcp = detectVtepIp("unix:/var/run/ovsplane/state.sock");
   ASSERT_FALSE(noTcp.has_value());
   EXPECT_NE(noTcp.error().find("give the underlay address with --vtep-ip"), std::string::npos);
+}
+
+TEST(OverlayMtu, ANumberAutoOrAClearError) {
+  EXPECT_EQ(resolveOverlayMtu("1400", "", "")->mtu, 1400U);
+  EXPECT_EQ(resolveOverlayMtu("1400", "", "")->reason, "--mtu");
+  for (const char* bad : {"575", "8951", "14x", "", "-1"}) {
+    auto refused = resolveOverlayMtu(bad, "", "");
+    ASSERT_FALSE(refused.has_value()) << bad;
+    EXPECT_NE(refused.error().find("expected auto or a number"), std::string::npos);
+  }
+  // No underlay (a unix state database, no VTEP): a 1500-byte network's overlay.
+  auto single = resolveOverlayMtu("auto", "", "unix:/run/ovsplane/state.sock");
+  ASSERT_TRUE(single.has_value()) << single.error();
+  EXPECT_EQ(single->mtu, kFallbackOverlayMtu);
+}
+
+TEST(OverlayMtu, AutoIsTheVtepInterfacesMtuMinus50) {
+  // Loopback holds 127.0.0.1 in every namespace: its MTU, read independently from sysfs.
+  auto lo = interfaceMtuOf("127.0.0.1");
+  ASSERT_TRUE(lo.has_value()) << lo.error();
+  EXPECT_EQ(lo->name, "lo");
+  std::ifstream sysfs("/sys/class/net/lo/mtu");
+  unsigned expected = 0;
+  sysfs >> expected;
+  EXPECT_EQ(lo->mtu, expected);
+  auto overlay = resolveOverlayMtu("auto", "127.0.0.1", "");
+  ASSERT_TRUE(overlay.has_value()) << overlay.error();
+  EXPECT_EQ(overlay->mtu, expected - 50);
+  EXPECT_EQ(overlay->reason, "lo MTU " + std::to_string(expected) + " - 50");
+  // An address nobody holds is named.
+  auto nobody = resolveOverlayMtu("auto", "192.0.2.77", "");
+  ASSERT_FALSE(nobody.has_value());
+  EXPECT_NE(nobody.error().find("no interface holds 192.0.2.77"), std::string::npos);
 }
 
 }  // namespace
