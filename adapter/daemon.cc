@@ -66,6 +66,15 @@ void logPass(const netdrv::Result<netdrv::ReconcileReport>& report, std::string_
                report->failures.size());
 }
 
+/** What connectHost() needs checked first, for the daemon and gc alike: the state database's
+ *  remotes and TLS files, and --mtu resolved. */
+std::expected<OverlayMtu, std::string> checkHostSettings(const DaemonConfig& config) {
+  if (auto access = checkStateDbAccess(config.stateDb); !access) {
+    return std::unexpected(access.error());
+  }
+  return resolveOverlayMtu(config.mtu, config.vtepIp, config.stateDb.remote);
+}
+
 std::string machineHostName() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
@@ -109,11 +118,7 @@ HostServices connectHost(const DaemonConfig& config, unsigned overlayMtu) {
 int runGc(const DaemonConfig& config, bool dryRun, std::ostream& out, std::ostream& err) {
   spdlog::set_level(spdlog::level::from_str(config.logLevel));
   ovsdb::routeOvsLogging(config.logLevel == "debug" || config.logLevel == "trace" ? 4 : 1);
-  if (auto access = checkStateDbAccess(config.stateDb); !access) {
-    err << "ovsplane: gc: " << access.error() << "\n";
-    return 2;
-  }
-  auto mtu = resolveOverlayMtu(config.mtu, config.vtepIp, config.stateDb.remote);
+  auto mtu = checkHostSettings(config);
   if (!mtu) {
     err << "ovsplane: gc: " << mtu.error() << "\n";
     return 2;
@@ -197,8 +202,9 @@ int runDaemon(const DaemonConfig& config) {
     }
     adapters = std::move(*file);
   }
-  if (auto access = checkStateDbAccess(config.stateDb); !access) {
-    std::cerr << "ovsplane: " << access.error() << "\n";
+  auto mtu = checkHostSettings(config);
+  if (!mtu) {
+    std::cerr << "ovsplane: " << mtu.error() << "\n";
     return 2;
   }
   if (hasPlainTcpRemote(config.stateDb.remote)) {
@@ -206,11 +212,6 @@ int runDaemon(const DaemonConfig& config) {
         "state database {} over plain TCP: whoever is on the network path can read it and add "
         "a host that receives your networks' traffic (use ssl: remotes, see the README)",
         config.stateDb.remote);
-  }
-  auto mtu = resolveOverlayMtu(config.mtu, config.vtepIp, config.stateDb.remote);
-  if (!mtu) {
-    std::cerr << "ovsplane: " << mtu.error() << "\n";
-    return 2;
   }
   HostServices host = connectHost(config, mtu->mtu);
   const std::string& hostName = host.hostName;

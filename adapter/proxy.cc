@@ -97,6 +97,20 @@ void writeAnswer(Socket& client, unsigned version, bool keepAlive, const HttpAns
   http::write(client, response, ec);
 }
 
+/** Reads the body of a message whose head was read without a body limit (bodies without hooks
+ *  stream) into `full`, at most `limit` bytes. Beast checks a body limit against Content-Length
+ *  only while it reads the head, so a declared length is checked here first. */
+template <bool isRequest>
+void readBuffered(Socket& from, beast::flat_buffer& buffer,
+                  http::parser<isRequest, http::string_body>& full, size_t limit, error_code& ec) {
+  full.body_limit(limit);
+  if (full.content_length().value_or(0) > limit) {
+    ec = http::error::body_limit;
+    return;
+  }
+  http::read(from, buffer, full, ec);
+}
+
 /** Relays a message's body piece by piece: the header is written at once, each piece as soon as
  *  it arrives (streamed responses, chunked uploads), nothing is held beyond one buffer. */
 template <bool isRequest>
@@ -576,16 +590,9 @@ void DockerProxy::Impl::serve(Socket client) {
       std::optional<std::string> originalBody;  // the client's JSON body, for post-hooks
       if (!pre.empty()) {
         http::request_parser<http::string_body> full{std::move(request)};
-        // Beast checks a body limit against Content-Length only while reading the head (which
-        // ran unlimited: bodies without hooks stream): a declared length is checked here.
-        full.body_limit(options_.hookBodyLimit);
-        if (full.content_length().value_or(0) > options_.hookBodyLimit) {
-          ec = http::error::body_limit;
-        } else {
-          arm(client, options_.bodyTimeout);
-          http::read(client, clientBuffer, full, ec);
-          disarm(client);
-        }
+        arm(client, options_.bodyTimeout);
+        readBuffered(client, clientBuffer, full, options_.hookBodyLimit, ec);
+        disarm(client);
         if (ec) {
           writeAnswer(
               client, version, false,
@@ -695,12 +702,7 @@ void DockerProxy::Impl::serve(Socket client) {
 
       if (!post.empty()) {
         http::response_parser<http::string_body> full{std::move(response)};
-        full.body_limit(options_.hookBodyLimit);  // a declared length: checked here (above)
-        if (full.content_length().value_or(0) > options_.hookBodyLimit) {
-          ec = http::error::body_limit;
-        } else {
-          http::read(upstream, upstreamBuffer, full, ec);
-        }
+        readBuffered(upstream, upstreamBuffer, full, options_.hookBodyLimit, ec);
         disarm(upstream);
         if (ec) {
           writeAnswer(client, version, false, dockerFailed("reading dockerd's answer"), ec);

@@ -108,8 +108,8 @@ Result<void> checkRewritable(const nlohmann::json& body) {
                      fmt::format("the create body's {} must be {}", member, type));
   };
   for (const char* member : {"HostConfig", "Labels"}) {
-    if (const auto* value = find(body, member); value != nullptr && !value->is_null() &&
-                                                !value->is_object()) {
+    if (const auto* value = find(body, member);
+        value != nullptr && !value->is_null() && !value->is_object()) {
       return wrongType(member, "an object");
     }
   }
@@ -120,8 +120,8 @@ Result<void> checkRewritable(const nlohmann::json& body) {
     }
   }
   for (const char* member : {"Hostname", "Domainname"}) {
-    if (const auto* value = find(body, member); value != nullptr && !value->is_null() &&
-                                                !value->is_string()) {
+    if (const auto* value = find(body, member);
+        value != nullptr && !value->is_null() && !value->is_string()) {
       return wrongType(member, "a string");
     }
   }
@@ -139,12 +139,11 @@ Result<void> checkRewritable(const nlohmann::json& body) {
                      "--link cannot be combined with an ovsplane network: containers on one CIDR "
                      "reach each other by address");
   }
-  if (const auto* mode = find(hc, "NetworkMode"); mode != nullptr && !mode->is_null() &&
-                                                  !mode->is_string()) {
+  const auto* mode = find(hc, "NetworkMode");
+  if (mode != nullptr && !mode->is_null() && !mode->is_string()) {
     return wrongType("HostConfig.NetworkMode", "a string");
   }
-  if (const auto* mode = find(hc, "NetworkMode");
-      !isUnset(mode) && mode->is_string() && *mode != "default" && *mode != "bridge") {
+  if (!isUnset(mode) && *mode != "default" && *mode != "bridge") {
     return makeError(ErrorCode::InvalidRequest,
                      fmt::format("--network={} cannot be combined with an ovsplane network",
                                  mode->get<std::string>()));

@@ -17,8 +17,8 @@
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "ovsplane-idl.h"
-#include "stream-ssl.h"
 #include "shim_private.h"
+#include "stream-ssl.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -32,8 +32,7 @@ void ovsplane_shim_init(void) {
   }
 }
 
-bool ovsplane_ssl_configure(const char* private_key, const char* certificate,
-                            const char* ca_cert) {
+bool ovsplane_ssl_configure(const char* private_key, const char* certificate, const char* ca_cert) {
   stream_ssl_set_key_and_cert(private_key, certificate);
   stream_ssl_set_ca_cert_file(ca_cert, false);
   return stream_ssl_is_configured();

@@ -154,7 +154,8 @@ TEST_F(ProxyTest, AHookedBodyPastTheLimitIs413AndNeverReachesTheHooks) {
     return HttpAnswer{200, "application/json",
                       R"({"PowerstripProtocolVersion":1,"ModifiedClientRequest":{}})"};
   };
-  startProxy("", {HookRule{"POST /containers/create", {count}, {}}, HookRule{"GET /big", {}, {count}}},
+  startProxy("",
+             {HookRule{"POST /containers/create", {count}, {}}, HookRule{"GET /big", {}, {count}}},
              [](ProxyOptions& options) { options.hookBodyLimit = 64 * 1024; });
   for (const bool declared : {true, false}) {
     // Declared by Content-Length, or only found out while reading a chunked body.
