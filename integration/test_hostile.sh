@@ -57,6 +57,7 @@ create() {  # create BODY [EXTRA-HEADERS]: a raw create through the proxy
     "${2:-}" "${#1}" "$1"
 }
 ENV="\"Env\":[\"OVSPLANE_CIDR=$CIDR\"]"
+repeat() { head -c "$2" /dev/zero | tr '\0' "$1"; }  # repeat CHAR COUNT
 
 # ---- The proxy ----------------------------------------------------------------------------------
 # A body that is not JSON, or not Docker's shape, is Docker's to judge (the proxy is transparent
@@ -65,8 +66,8 @@ create "{\"Image\":\"$LAB_IMAGE\",$ENV" | expect "$proxy" "truncated JSON" '^HTT
 {
   printf 'POST /v1.41/containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' $((200000 * 2 + 60))
   printf '{"Image":"x","Env":["OVSPLANE_CIDR=%s"],"Labels":' "$CIDR"
-  head -c 200000 /dev/zero | tr '\0' '['
-  head -c 200000 /dev/zero | tr '\0' ']'
+  repeat '[' 200000
+  repeat ']' 200000
   printf '}'
 } | expect "$proxy" "JSON nested 200,000 deep" '^HTTP/1.1 4[0-9][0-9]'
 create "{\"Image\":\"$LAB_IMAGE\",\"Env\":\"OVSPLANE_CIDR=$CIDR\"}" |
@@ -75,11 +76,11 @@ create "{\"Image\":\"$LAB_IMAGE\",$ENV,\"HostConfig\":{\"NetworkMode\":7}}" |
   expect "$proxy" "NetworkMode of the wrong type" '^HTTP/1.1 400'
 {
   printf 'POST /v1.41/containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' $((20 * 1024 * 1024))
-  head -c $((20 * 1024 * 1024)) /dev/zero | tr '\0' ' '
+  repeat ' ' $((20 * 1024 * 1024))
 } | expect "$proxy" "a 20 MiB create body" '^HTTP/1.1 413'
 {
   printf 'GET /v1.41/_ping HTTP/1.1\r\nHost: d\r\n'
-  for i in $(seq 1 40); do printf 'X-Big-%d: %s\r\n' "$i" "$(head -c 60000 /dev/zero | tr '\0' a)"; done
+  for i in $(seq 1 40); do printf 'X-Big-%d: %s\r\n' "$i" "$(repeat a 60000)"; done
   printf '\r\n'
 } | expect "$proxy" "a 2.4 MiB request head" '^HTTP/1.1 431'
 printf '{"Image":"ovp-no-such-image","Env":["OVSPLANE_CIDR=%s","X=\xff\xfe\xc3("]}' "$CIDR" >"$RUN_DIR/utf8.json"
@@ -122,8 +123,8 @@ hook '{"PowerstripProtocolVersion":1,"Type":"pre-hook","ClientRequest":{"Method"
   expect "$hooks" "hook API: truncated JSON" '^HTTP/1.1 400'
 {
   printf 'POST /adapter HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' 200000
-  head -c 100000 /dev/zero | tr '\0' '['
-  head -c 100000 /dev/zero | tr '\0' ']'
+  repeat '[' 100000
+  repeat ']' 100000
 } | expect "$hooks" "hook API: JSON nested 100,000 deep" '^HTTP/1.1 (400|413)'
 hook '{"PowerstripProtocolVersion":"1","Type":"pre-hook","ClientRequest":{"Method":"POST","Request":"/v1.41/containers/create","Body":null}}' |
   expect "$hooks" "hook API: a version of the wrong type" '^HTTP/1.1 400'
@@ -131,10 +132,10 @@ hook "{\"PowerstripProtocolVersion\":1,\"Type\":\"pre-hook\",\"ClientRequest\":{
   expect "$hooks" "hook API: a create body of the wrong shape" '^HTTP/1.1 400'
 {
   printf 'POST /adapter HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n' $((8 * 1024 * 1024))
-  head -c $((8 * 1024 * 1024)) /dev/zero | tr '\0' ' '
+  repeat ' ' $((8 * 1024 * 1024))
 } | expect "$hooks" "hook API: an 8 MiB body" '^HTTP/1.1 413'
 {
-  printf 'POST /adapter HTTP/1.1\r\nHost: h\r\nX-Big: %s\r\n\r\n' "$(head -c 100000 /dev/zero | tr '\0' a)"
+  printf 'POST /adapter HTTP/1.1\r\nHost: h\r\nX-Big: %s\r\n\r\n' "$(repeat a 100000)"
 } | expect "$hooks" "hook API: a 100 KiB head" '^HTTP/1.1 431|CLOSED'
 printf '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n' | expect "$hooks" "hook API: TLS bytes" '^HTTP/1.1 400|CLOSED'
 hook "$(printf '{"PowerstripProtocolVersion":1,"Type":"pre-hook","ClientRequest":{"Method":"POST","Request":"/v1.41/containers/create","Body":"{\\"Image\\":\\"\xff\xfe\\"}"}}')" |
