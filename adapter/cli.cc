@@ -311,6 +311,19 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     cmd->add_flag("--delete-empty-bridges", daemon.deleteEmptyBridges,
                   "Delete a network's bridge with its last endpoint on this host")
         ->envname("OVSPLANE_DELETE_EMPTY_BRIDGES");
+    cmd->add_option("--nat", daemon.nat,
+                    "For networks this host creates without OVSPLANE_NAT on their first attach: "
+                    "true = egress source-NATed to the host's address and the host reaches the "
+                    "containers; false = sealed (no gateway address)")
+        ->envname("OVSPLANE_NAT_DEFAULT")
+        ->capture_default_str();
+    cmd->add_flag("--route-between-networks", daemon.routeBetweenNetworks,
+                  "Let the host forward between two ovsplane networks (dropped by default)")
+        ->envname("OVSPLANE_ROUTE_BETWEEN_NETWORKS");
+    cmd->add_option("--ovs-rundir", daemon.ovsRunDir,
+                    "ovs-vswitchd's run directory, where the bridges' .mgmt OpenFlow sockets are "
+                    "(default: the directory of a unix: --ovsdb socket, else /var/run/openvswitch)")
+        ->envname("OVSPLANE_OVS_RUNDIR");
     cmd->add_option("--log-level", daemon.logLevel, "trace, debug, info, warn, error")
         ->envname("OVSPLANE_LOG_LEVEL")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))

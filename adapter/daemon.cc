@@ -21,8 +21,11 @@
 #include "adapter/vtep.h"
 #include "netdrv/docker_client.h"
 #include "netdrv/driver.h"
+#include "netdrv/gateway.h"
+#include "netdrv/host_firewall.h"
 #include "netdrv/reconciler.h"
 #include "netdrv/seams.h"
+#include "ovsdb/openflow.h"
 #include "ovsdb/state_store.h"
 #include "ovsdb/switch.h"
 
@@ -83,6 +86,18 @@ std::string machineHostName() {
 
 }  // namespace
 
+std::string ovsRunDir(const DaemonConfig& config) {
+  if (!config.ovsRunDir.empty()) return config.ovsRunDir;
+  // ovs-vswitchd puts the bridges' .mgmt sockets in its run directory, where db.sock usually is.
+  if (config.ovsdb.starts_with("unix:") && config.ovsdb.find(',') == std::string::npos) {
+    const std::string path = config.ovsdb.substr(5);
+    if (const auto slash = path.rfind('/'); slash != std::string::npos && slash > 0) {
+      return path.substr(0, slash);
+    }
+  }
+  return "/var/run/openvswitch";
+}
+
 HostServices connectHost(const DaemonConfig& config, unsigned overlayMtu) {
   HostServices host;
   host.datapath = config.datapath == "auto" ? detectDatapath() : config.datapath;
@@ -105,7 +120,8 @@ HostServices connectHost(const DaemonConfig& config, unsigned overlayMtu) {
                            .overlayMtu = overlayMtu,
                            .applyTimeout = config.applyTimeout,
                            .networkContainerPrefix = "ovsplane-net-",
-                           .deleteEmptyBridges = config.deleteEmptyBridges},
+                           .deleteEmptyBridges = config.deleteEmptyBridges,
+                           .natByDefault = config.nat},
       netdrv::DriverDependencies{
           host.state,
           netdrv::makeStateCatalog(host.state, host.hostName,
@@ -240,7 +256,16 @@ int runDaemon(const DaemonConfig& config) {
   reconcilerConfig.grace = std::chrono::seconds(config.gcGraceSeconds);
   reconcilerConfig.interval = std::chrono::seconds(config.reconcileIntervalSeconds);
   reconcilerConfig.vtepIp = vtepIp;
-  netdrv::Reconciler reconciler(reconcilerConfig, driver);
+  auto gateways = std::make_shared<netdrv::Gateways>(
+      netdrv::GatewayConfig{.isolateNetworks = !config.routeBetweenNetworks,
+                            .mtu = mtu->mtu,
+                            .datapath = driver->config().datapath},
+      netdrv::GatewayDependencies{.netlink = driver->dependencies().netlink,
+                                  .ovs = driver->dependencies().ovs,
+                                  .flows = netdrv::makeOpenFlowControl(
+                                      std::make_shared<ovsdb::OpenFlow>(ovsRunDir(config))),
+                                  .firewall = netdrv::makeNftablesFirewall()});
+  netdrv::Reconciler reconciler(reconcilerConfig, driver, gateways);
   // Before serving: learn the endpoints Docker's labels describe, collect what a crash left,
   // restart what a dockerd restart left stopped. Docker being down is no reason not to start.
   logPass(reconciler.reconcile(), "start-up reconciliation");

@@ -57,6 +57,13 @@ struct DaemonConfig {
   /** Allow TCP listeners without client authentication (logged as a warning). */
   bool insecureTcp = false;
   bool deleteEmptyBridges = false;
+  /** Egress NAT + host reachability for networks whose first attach does not set OVSPLANE_NAT. */
+  bool nat = true;
+  /** Let the host forward between two ovsplane networks (dropped by default). */
+  bool routeBetweenNetworks = false;
+  /** ovs-vswitchd's run directory (the bridges' .mgmt sockets); "" = the directory of a
+   *  unix: --ovsdb socket, else /var/run/openvswitch. */
+  std::string ovsRunDir;
 };
 
 /**
@@ -78,6 +85,9 @@ struct HostServices {
   std::shared_ptr<netdrv::Driver> driver;
 };
 HostServices connectHost(const DaemonConfig& config, unsigned overlayMtu);
+/** Where ovs-vswitchd keeps the bridges' management sockets (OpenFlow): --ovs-rundir, else the
+ *  directory of a unix: --ovsdb socket, else /var/run/openvswitch. */
+std::string ovsRunDir(const DaemonConfig& config);
 
 /** `ovsplane gc`: one reconciliation pass of this host, printed (and done unless `dryRun`).
  *  Exit code 0, or 1 when Docker cannot be listed or a change failed. */

@@ -80,7 +80,13 @@ void BM_SwitchAttachTransaction(benchmark::State& state) {
   for (auto _ : state) {
     const uint64_t n = next++;
     SwitchChanges changes;
-    changes.ensureBridge({.name = "ovpbr9", .datapath = DatapathType::Netdev, .externalIds = {}})
+    changes
+        .ensureBridge({.name = "ovpbr9",
+                       .datapath = DatapathType::Netdev,
+                       .externalIds = {},
+                       .hwaddr = "",
+                       .localMtu = 0,
+                       .localProtected = false})
         .ensurePort({.bridge = "ovpbr9",
                      .name = "ovh" + std::to_string(n),
                      .type = "",

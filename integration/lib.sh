@@ -141,7 +141,7 @@ make_image_tar() {
   cp "$(command -v busybox)" "$root/bin/busybox"
   local applet
   for applet in sh ping sleep ip ifconfig cat nc wc dd hostname ls echo head sha1sum true mkdir \
-    wget httpd seq; do
+    wget httpd seq arping timeout; do
     ln -sf busybox "$root/bin/$applet"
   done
   tar -C "$root" -cf "$RUN_DIR/busybox.tar" .
@@ -379,10 +379,11 @@ host_up() {
     "${hostflags[@]}" --log-level debug)
   if [ -n "${OVP_IMAGE:-}" ]; then
     # ovsplane as a container of the host's own dockerd: host network and pid namespaces, the
-    # sockets mounted (--privileged is refused on this VM: all capabilities but SYS_RESOURCE).
+    # sockets mounted (--privileged is refused on this VM: all capabilities but SYS_RESOURCE, and
+    # /proc/sys writable as with --privileged, for net.ipv4.ip_forward).
     DOCKER_HOST="unix://$d/docker.sock" OVSPLANE_BIN="$OVSPLANE_BIN" "$OVP_ROOT/scripts/image.sh" "$OVP_IMAGE" >/dev/null
     dk "$h" run -d --name ovsplane --net=host --pid=host --cap-add ALL --cap-drop SYS_RESOURCE \
-      --security-opt seccomp=unconfined -v "$RUN_DIR:$RUN_DIR" "$OVP_IMAGE" "${args[@]}" >/dev/null
+      --security-opt seccomp=unconfined --security-opt systempaths=unconfined -v "$RUN_DIR:$RUN_DIR" "$OVP_IMAGE" "${args[@]}" >/dev/null
     on_exit "docker -H unix://$d/docker.sock logs ovsplane >$d/adapter.log 2>&1"
   else
     start_daemon "$h" adapter "$OVSPLANE_BIN" "${args[@]}"

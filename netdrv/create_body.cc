@@ -7,6 +7,18 @@ namespace {
 
 constexpr std::string_view kCidrVariables[] = {"OVSPLANE_CIDR", "SOCKETPLANE_CIDR"};
 constexpr std::string_view kIpVariable = "OVSPLANE_IP";
+constexpr std::string_view kNatVariable = "OVSPLANE_NAT";
+
+/** OVSPLANE_NAT's value: 1/true/on or 0/false/off. */
+std::optional<bool> parseSwitch(std::string_view text) {
+  for (std::string_view yes : {"1", "true", "on", "yes"}) {
+    if (text == yes) return true;
+  }
+  for (std::string_view no : {"0", "false", "off", "no"}) {
+    if (text == no) return false;
+  }
+  return std::nullopt;
+}
 
 /** True for null, "", false, 0, [] and {}: what the docker CLI sends for "not set". */
 bool isUnset(const nlohmann::json* value) {
@@ -50,6 +62,7 @@ Result<std::optional<NetworkRequest>> readNetworkRequest(const nlohmann::json& b
   }
   std::optional<std::pair<std::string, std::string>> cidr;  // variable, value
   std::optional<std::string> ipText;
+  std::optional<std::string> natText;
   for (const auto& entry : *env) {
     if (!entry.is_string()) continue;
     const std::string& text = entry.get_ref<const std::string&>();
@@ -67,6 +80,7 @@ Result<std::optional<NetworkRequest>> readNetworkRequest(const nlohmann::json& b
       cidr = std::pair(std::string(name), value);
     }
     if (name == kIpVariable) ipText = value;
+    if (name == kNatVariable) natText = value;
   }
   if (!cidr) {
     if (ipText) {
@@ -80,7 +94,16 @@ Result<std::optional<NetworkRequest>> readNetworkRequest(const nlohmann::json& b
     return makeError(ErrorCode::InvalidRequest,
                      fmt::format("{}: {}", cidr->first, subnet.error().message));
   }
-  NetworkRequest request{*subnet, cidr->first, std::nullopt, std::nullopt};
+  NetworkRequest request{*subnet, cidr->first, std::nullopt, std::nullopt, std::nullopt};
+  if (natText) {
+    request.nat = parseSwitch(*natText);
+    if (!request.nat) {
+      return makeError(ErrorCode::InvalidRequest,
+                       fmt::format("OVSPLANE_NAT={} is neither 1 (egress NAT, the host reaches "
+                                   "the network) nor 0 (a sealed network)",
+                                   natText->substr(0, 64)));
+    }
+  }
   if (ipText) {
     auto ip = ipam::Ipv4Address::parse(*ipText);
     if (!ip) {
@@ -96,6 +119,13 @@ Result<std::optional<NetworkRequest>> readNetworkRequest(const nlohmann::json& b
           fmt::format("MacAddress {} is not a unicast MAC like 02:42:0a:00:06:02", mac->dump()));
     }
     request.macAddress = mac->get<std::string>();
+    if (request.macAddress->starts_with("02:6f:76:") ||
+        request.macAddress->starts_with("02:6F:76:")) {
+      return makeError(
+          ErrorCode::InvalidRequest,
+          fmt::format("MacAddress {}: 02:6f:76:... is reserved for ovsplane's gateways",
+                      *request.macAddress));
+    }
   }
   return std::optional<NetworkRequest>(std::move(request));
 }

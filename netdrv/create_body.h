@@ -16,12 +16,16 @@ struct NetworkRequest {
   std::string cidrVariable;               ///< which variable named it
   std::optional<ipam::Ipv4Address> ip;    ///< OVSPLANE_IP, when given
   std::optional<std::string> macAddress;  ///< the body's MacAddress, when given (honoured)
+  /** OVSPLANE_NAT (1/0, true/false, on/off), when given: chooses egress NAT and host
+   *  reachability for a network this attach creates (an existing network keeps its own). */
+  std::optional<bool> nat;
 };
 
 /**
  * Reads the request from a Docker create body (`Env` entries "NAME=value"). nullopt when the
  * body asks for no ovsplane network. Errors (InvalidRequest, messages fit for the docker CLI):
- * a bad CIDR or IP, OVSPLANE_CIDR and SOCKETPLANE_CIDR naming different networks, a bad MAC.
+ * a bad CIDR or IP, OVSPLANE_CIDR and SOCKETPLANE_CIDR naming different networks, a bad MAC
+ * (or one of the gateways' 02:6f:76 prefix), an OVSPLANE_NAT that is not a yes or a no.
  */
 Result<std::optional<NetworkRequest>> readNetworkRequest(const nlohmann::json& body);
 

@@ -153,7 +153,8 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
     return {};
   });
 
-  auto network = deps_.catalog->ensureNetwork(subnet);
+  auto network = deps_.catalog->ensureNetwork(
+      subnet, NetworkOptions{.nat = (*request)->nat.value_or(config_.natByDefault)});
   if (!network) {
     return makeError(network.error().code, fmt::format("network {} in the state database: {}", cidr,
                                                        network.error().message));
@@ -241,10 +242,13 @@ void Driver::addPlug(ovsdb::SwitchChanges& changes, const Endpoint& endpoint,
                      const std::vector<PeerHost>& peers) const {
   const std::string bridge = bridgeName(endpoint.vni);
   const std::string cidr = endpoint.subnet.toString();
-  changes.ensureBridge({.name = bridge,
-                        .datapath = config_.datapath,
-                        .externalIds = {{"ovsplane-network", cidr},
-                                        {"ovsplane-vni", std::to_string(endpoint.vni)}}});
+  changes.ensureBridge(
+      {.name = bridge,
+       .datapath = config_.datapath,
+       .externalIds = {{"ovsplane-network", cidr}, {"ovsplane-vni", std::to_string(endpoint.vni)}},
+       .hwaddr = gatewayMacString(endpoint.vni),
+       .localMtu = config_.overlayMtu,
+       .localProtected = true});
   for (const PeerHost& peer : peers) {
     changes.ensureVxlanPort(bridge, tunnelPortName(endpoint.vni, peer.vtepIp), peer.vtepIp,
                             endpoint.vni, {{"ovsplane-peer", peer.name}});
@@ -386,7 +390,7 @@ std::optional<Endpoint> Driver::recoverEndpoint(const RuntimeContainer& app) {
   if (!networks || networks->empty()) return std::nullopt;
   auto endpoint = endpointFromLabels(networks->front());
   if (!endpoint) return std::nullopt;
-  auto network = deps_.catalog->ensureNetwork(endpoint->subnet);
+  auto network = deps_.catalog->ensureNetwork(endpoint->subnet, NetworkOptions{});
   if (!network) return std::nullopt;
   endpoint->vni = network->vni;
   endpoint->appName = app.name;
@@ -683,7 +687,7 @@ bool Driver::drainAttaches(std::chrono::milliseconds limit) const {
   }
 }
 
-Result<size_t> Driver::reconcileTunnels() {
+std::set<uint32_t> Driver::localVnis(const std::vector<ovsdb::PortInfo>& owned) const {
   std::set<uint32_t> vnis;
   {
     std::scoped_lock lock(mutex_);
@@ -691,13 +695,9 @@ Result<size_t> Driver::reconcileTunnels() {
       if (endpoint.vni != 0) vnis.insert(endpoint.vni);
     }
   }
-  auto peers = deps_.catalog->peers();
-  if (!peers) return std::unexpected(peers.error());
-  auto owned = deps_.ovs->ownedPorts();
-  if (!owned) return std::unexpected(owned.error());
   // Networks with endpoints here, from OVS too: after a restart the driver remembers no
-  // endpoint yet, and existing containers must keep their tunnels.
-  for (const auto& port : *owned) {
+  // endpoint yet, and existing containers must keep their tunnels and gateways.
+  for (const auto& port : owned) {
     if (port.type.empty() && port.externalIds.contains("ovsplane-endpoint") &&
         port.bridge.starts_with("ovpbr")) {
       uint32_t vni = 0;
@@ -708,6 +708,29 @@ Result<size_t> Driver::reconcileTunnels() {
       }
     }
   }
+  return vnis;
+}
+
+Result<std::vector<NetworkInfo>> Driver::localNetworks() {
+  auto owned = deps_.ovs->ownedPorts();
+  if (!owned) return std::unexpected(owned.error());
+  const std::set<uint32_t> vnis = localVnis(*owned);
+  if (vnis.empty()) return std::vector<NetworkInfo>{};
+  auto all = deps_.catalog->networks();
+  if (!all) return std::unexpected(all.error());
+  std::vector<NetworkInfo> out;
+  for (const NetworkInfo& network : *all) {
+    if (vnis.contains(network.vni)) out.push_back(network);
+  }
+  return out;
+}
+
+Result<size_t> Driver::reconcileTunnels() {
+  auto peers = deps_.catalog->peers();
+  if (!peers) return std::unexpected(peers.error());
+  auto owned = deps_.ovs->ownedPorts();
+  if (!owned) return std::unexpected(owned.error());
+  const std::set<uint32_t> vnis = localVnis(*owned);
 
   std::set<std::string> wanted;
   ovsdb::SwitchChanges changes;

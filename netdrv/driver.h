@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct DriverConfig {
   std::string networkContainerPrefix = "ovsplane-net-";
   /** Delete a network's bridge (and its tunnels) with its last endpoint on this host. */
   bool deleteEmptyBridges = false;
+  /** Egress NAT for the networks this host creates when their first attach does not say
+   *  (OVSPLANE_NAT). */
+  bool natByDefault = true;
 };
 
 /** Everything the driver talks to; each is a seam tests may replace. */
@@ -161,6 +165,10 @@ class Driver final : public NetworkDriver {
    */
   Result<size_t> reconcileTunnels();
 
+  /** The networks with endpoints on this host (known here, or found as access ports in OVS
+   *  after a restart), as the state database records them: the gateways this host serves. */
+  Result<std::vector<NetworkInfo>> localNetworks();
+
   // ---- For the reconciler (netdrv/reconciler.h): the same state, one lock. ----
 
   /** Learns (or refreshes) an endpoint found in Docker's containers; keeps what is known. */
@@ -197,6 +205,8 @@ class Driver final : public NetworkDriver {
 
  private:
   std::optional<Endpoint> find(const std::string& endpointId) const;
+  /** VNIs of the networks with endpoints here: known endpoints and `owned` access ports. */
+  std::set<uint32_t> localVnis(const std::vector<ovsdb::PortInfo>& owned) const;
   std::optional<Endpoint> findByApp(const std::string& appId) const;
   std::optional<Endpoint> recoverEndpoint(const RuntimeContainer& app);
   Result<void> wire(Endpoint& endpoint, pid_t pid);

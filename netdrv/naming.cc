@@ -30,7 +30,25 @@ EndpointNames endpointNames(std::string_view endpointId) {
   for (size_t i = 1; i < names.mac.size(); ++i) {
     names.mac[i] = static_cast<uint8_t>(hash >> (8 * (i - 1) + 16));
   }
+  if (names.mac[1] == 0x6f && names.mac[2] == 0x76) {
+    names.mac[2] ^= 0x01;  // 02:6f:76 is the gateways' prefix
+  }
   return names;
+}
+
+std::array<uint8_t, 6> gatewayMac(uint32_t vni) {
+  return {0x02,
+          0x6f,
+          0x76,
+          static_cast<uint8_t>(vni >> 16),
+          static_cast<uint8_t>(vni >> 8),
+          static_cast<uint8_t>(vni)};
+}
+
+std::string gatewayMacString(uint32_t vni) {
+  const auto mac = gatewayMac(vni);
+  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2], mac[3],
+                     mac[4], mac[5]);
 }
 
 std::string bridgeName(uint32_t vni) { return fmt::format("ovpbr{}", vni); }

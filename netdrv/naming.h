@@ -29,6 +29,10 @@ EndpointNames endpointNames(std::string_view endpointId);
 /** The OVS bridge of a network: "ovpbr" + VNI in decimal (at most 13 characters). */
 std::string bridgeName(uint32_t vni);
 
+/** The gateway MAC of network `vni`, the same on every host: 02:6f:76 + the 24-bit VNI. */
+std::array<uint8_t, 6> gatewayMac(uint32_t vni);
+std::string gatewayMacString(uint32_t vni);  ///< "02:6f:76:00:10:00"
+
 /** The VXLAN port of network `vni` towards `remoteIp`: "ovt" + 12 hex (15 characters). */
 std::string tunnelPortName(uint32_t vni, std::string_view remoteIp);
 

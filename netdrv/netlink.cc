@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
+#include <linux/ip.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netlink/addr.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/inet.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 #include <sched.h>
@@ -181,11 +183,87 @@ Result<void> setUp(nl_sock* sock, std::string_view name) {
   return changeLink(sock, link->get(), changes.get(), fmt::format("set {} up", name));
 }
 
+/** arp_ignore=8 on a link of the calling thread's namespace: the kernel answers no ARP request
+ *  arriving on it. A host veth end is an OVS port; with the userspace datapath the kernel sees
+ *  its frames too and would answer for the host's own addresses (a network's gateway) with the
+ *  veth's MAC, next to the gateway's own reply. */
+Result<void> silenceArp(nl_sock* sock, std::string_view name) {
+  auto link = getLink(sock, name);
+  if (!link) {
+    return std::unexpected(link.error());
+  }
+  LinkPtr changes(rtnl_link_alloc());
+  if (int rc = rtnl_link_inet_set_conf(changes.get(), IPV4_DEVCONF_ARP_IGNORE, 8); rc < 0) {
+    return netlinkError(fmt::format("netlink: arp_ignore on {}", name), rc);
+  }
+  return changeLink(sock, link->get(), changes.get(), fmt::format("set arp_ignore on {}", name));
+}
+
 NlAddrPtr ipv4Addr(ipam::Ipv4Address address, int prefixLength) {
   const uint32_t networkOrder = htonl(address.value());
   NlAddrPtr addr(nl_addr_build(AF_INET, &networkOrder, sizeof networkOrder));
   nl_addr_set_prefixlen(addr.get(), prefixLength);
   return addr;
+}
+
+/** Adds address/prefix (with its broadcast, as `ip addr add ... brd +`) to link `ifindex`;
+ *  already there is success. */
+Result<void> addAddress(nl_sock* sock, int ifindex, ipam::Ipv4Address address, int prefixLength,
+                        std::string_view linkName) {
+  std::unique_ptr<rtnl_addr, void (*)(rtnl_addr*)> addr(rtnl_addr_alloc(), rtnl_addr_put);
+  rtnl_addr_set_ifindex(addr.get(), ifindex);
+  NlAddrPtr local = ipv4Addr(address, prefixLength);
+  rtnl_addr_set_local(addr.get(), local.get());
+  const uint32_t mask = prefixLength == 0 ? 0 : ~uint32_t{0} << (32 - prefixLength);
+  NlAddrPtr broadcast = ipv4Addr(ipam::Ipv4Address(address.value() | ~mask), 32);
+  rtnl_addr_set_broadcast(addr.get(), broadcast.get());
+  if (int rc = rtnl_addr_add(sock, addr.get(), 0); rc < 0 && rc != -NLE_EXIST) {
+    return netlinkError(
+        fmt::format("netlink: add address {}/{} to {}", address.toString(), prefixLength, linkName),
+        rc);
+  }
+  return {};
+}
+
+/** The IPv4 addresses of link `ifindex` (address and prefix length), one dump. */
+struct LinkAddress {
+  uint32_t address = 0;  // host order
+  int prefixLength = 0;
+};
+Result<std::vector<LinkAddress>> ipv4AddressesOf(nl_sock* sock, int ifindex) {
+  nl_cache* cache = nullptr;
+  if (int rc = rtnl_addr_alloc_cache(sock, &cache); rc < 0) {
+    return netlinkError("netlink: list addresses", rc);
+  }
+  std::vector<LinkAddress> out;
+  for (nl_object* object = nl_cache_get_first(cache); object != nullptr;
+       object = nl_cache_get_next(object)) {
+    auto* addr = reinterpret_cast<rtnl_addr*>(object);
+    if (rtnl_addr_get_ifindex(addr) != ifindex || rtnl_addr_get_family(addr) != AF_INET) continue;
+    nl_addr* local = rtnl_addr_get_local(addr);
+    if (local == nullptr || nl_addr_get_len(local) != 4) continue;
+    uint32_t networkOrder = 0;
+    std::memcpy(&networkOrder, nl_addr_get_binary_addr(local), 4);
+    out.push_back({ntohl(networkOrder), rtnl_addr_get_prefixlen(addr)});
+  }
+  nl_cache_free(cache);
+  return out;
+}
+
+Result<void> deleteAddress(nl_sock* sock, int ifindex, const LinkAddress& address,
+                           std::string_view linkName) {
+  std::unique_ptr<rtnl_addr, void (*)(rtnl_addr*)> addr(rtnl_addr_alloc(), rtnl_addr_put);
+  rtnl_addr_set_ifindex(addr.get(), ifindex);
+  NlAddrPtr local = ipv4Addr(ipam::Ipv4Address(address.address), address.prefixLength);
+  rtnl_addr_set_local(addr.get(), local.get());
+  if (int rc = rtnl_addr_delete(sock, addr.get(), 0);
+      rc < 0 && rc != -NLE_NOADDR && rc != -NLE_OBJ_NOTFOUND) {
+    return netlinkError(
+        fmt::format("netlink: delete address {}/{} of {}",
+                    ipam::Ipv4Address(address.address).toString(), address.prefixLength, linkName),
+        rc);
+  }
+  return {};
 }
 
 /** Inside the container namespace: rename, MAC, MTU, up, address, default route, lo up. */
@@ -219,18 +297,9 @@ Result<void> configureInside(nl_sock* sock, const VethSpec& spec) {
   }
   const int ifindex = rtnl_link_get_ifindex(eth->get());
 
-  std::unique_ptr<rtnl_addr, void (*)(rtnl_addr*)> addr(rtnl_addr_alloc(), rtnl_addr_put);
-  rtnl_addr_set_ifindex(addr.get(), ifindex);
-  NlAddrPtr local = ipv4Addr(spec.address, spec.prefixLength);
-  rtnl_addr_set_local(addr.get(), local.get());
-  // The broadcast address, as `ip addr add ... brd +` sets it.
-  const uint32_t mask = spec.prefixLength == 0 ? 0 : ~uint32_t{0} << (32 - spec.prefixLength);
-  NlAddrPtr broadcast = ipv4Addr(ipam::Ipv4Address(spec.address.value() | ~mask), 32);
-  rtnl_addr_set_broadcast(addr.get(), broadcast.get());
-  if (int rc = rtnl_addr_add(sock, addr.get(), 0); rc < 0 && rc != -NLE_EXIST) {
-    return netlinkError(fmt::format("netlink: add address {}/{} to {}", spec.address.toString(),
-                                    spec.prefixLength, spec.containerName),
-                        rc);
+  if (auto added = addAddress(sock, ifindex, spec.address, spec.prefixLength, spec.containerName);
+      !added) {
+    return added;
   }
 
   if (spec.gateway) {
@@ -343,6 +412,88 @@ class LinuxNetlink final : public Netlink {
     return true;
   }
 
+  Result<std::array<uint8_t, 6>> linkMac(std::string_view name) override {
+    auto sock = openRouteSocket();
+    if (!sock) {
+      return std::unexpected(sock.error());
+    }
+    auto link = getLink(sock->get(), name);
+    if (!link) {
+      return std::unexpected(link.error());
+    }
+    std::array<uint8_t, 6> mac{};
+    nl_addr* addr = rtnl_link_get_addr(link->get());
+    if (addr != nullptr && nl_addr_get_len(addr) == mac.size()) {
+      std::memcpy(mac.data(), nl_addr_get_binary_addr(addr), mac.size());
+    }
+    return mac;
+  }
+
+  Result<bool> ensureSoleAddress(std::string_view name, ipam::Ipv4Address address,
+                                 int prefixLength) override {
+    auto sock = openRouteSocket();
+    if (!sock) {
+      return std::unexpected(sock.error());
+    }
+    auto link = getLink(sock->get(), name);
+    if (!link) {
+      return std::unexpected(link.error());
+    }
+    const int ifindex = rtnl_link_get_ifindex(link->get());
+    auto current = ipv4AddressesOf(sock->get(), ifindex);
+    if (!current) {
+      return std::unexpected(current.error());
+    }
+    bool changed = false;
+    bool present = false;
+    for (const LinkAddress& held : *current) {
+      if (held.address == address.value() && held.prefixLength == prefixLength) {
+        present = true;
+        continue;
+      }
+      if (auto removed = deleteAddress(sock->get(), ifindex, held, name); !removed) {
+        return std::unexpected(removed.error());
+      }
+      changed = true;
+    }
+    if ((rtnl_link_get_flags(link->get()) & IFF_UP) == 0) {
+      if (auto up = setUp(sock->get(), name); !up) {
+        return std::unexpected(up.error());
+      }
+      changed = true;
+    }
+    if (!present) {
+      if (auto added = addAddress(sock->get(), ifindex, address, prefixLength, name); !added) {
+        return std::unexpected(added.error());
+      }
+      changed = true;
+    }
+    return changed;
+  }
+
+  Result<bool> flushAddresses(std::string_view name) override {
+    auto sock = openRouteSocket();
+    if (!sock) {
+      return std::unexpected(sock.error());
+    }
+    auto link = getLink(sock->get(), name);
+    if (!link) {
+      if (link.error().code == ErrorCode::NotFound) return false;
+      return std::unexpected(link.error());
+    }
+    const int ifindex = rtnl_link_get_ifindex(link->get());
+    auto current = ipv4AddressesOf(sock->get(), ifindex);
+    if (!current) {
+      return std::unexpected(current.error());
+    }
+    for (const LinkAddress& held : *current) {
+      if (auto removed = deleteAddress(sock->get(), ifindex, held, name); !removed) {
+        return std::unexpected(removed.error());
+      }
+    }
+    return !current->empty();
+  }
+
  private:
   static Result<void> createAndConfigure(nl_sock* sock, const NamespaceSockets& inside,
                                          const VethSpec& spec, const NamespaceRef& ns) {
@@ -387,6 +538,9 @@ class LinuxNetlink final : public Netlink {
     }
     if (auto configured = configureInside(inside.route.get(), spec); !configured) {
       return configured;
+    }
+    if (auto silent = silenceArp(sock, spec.hostName); !silent) {
+      return silent;
     }
     return setUp(sock, spec.hostName);
   }

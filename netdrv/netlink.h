@@ -78,6 +78,18 @@ class Netlink {
 
   /** Whether namespace `ns` has a link `name`. NotFound when the namespace is gone. */
   virtual Result<bool> linkExistsIn(const NamespaceRef& ns, std::string_view name) = 0;
+  /** The MAC address of a link in the caller's namespace. NotFound when there is no such link. */
+  virtual Result<std::array<uint8_t, 6>> linkMac(std::string_view name) = 0;
+  /**
+   * Makes link `name` of the caller's namespace hold `address`/`prefixLength` as its only IPv4
+   * address, and be up (a network's gateway: the kernel adds the route to the subnet).
+   * Idempotent; returns true when it changed something. NotFound when there is no such link.
+   */
+  virtual Result<bool> ensureSoleAddress(std::string_view name, ipam::Ipv4Address address,
+                                         int prefixLength) = 0;
+  /** Removes every IPv4 address of link `name`; a missing link is success. Returns true when
+   *  it removed one. */
+  virtual Result<bool> flushAddresses(std::string_view name) = 0;
 };
 
 using NetlinkPtr = std::shared_ptr<Netlink>;

@@ -91,8 +91,9 @@ Result<DockerView> lookAtDocker(ContainerRuntime& runtime) {
 
 }  // namespace
 
-Reconciler::Reconciler(ReconcilerConfig config, std::shared_ptr<Driver> driver)
-    : config_(std::move(config)), driver_(std::move(driver)) {}
+Reconciler::Reconciler(ReconcilerConfig config, std::shared_ptr<Driver> driver,
+                       std::shared_ptr<Gateways> gateways)
+    : config_(std::move(config)), driver_(std::move(driver)), gateways_(std::move(gateways)) {}
 
 Reconciler::~Reconciler() { stop(); }
 
@@ -122,7 +123,7 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
       endpoint->appName = app->second.name;
       endpoint->state = EndpointState::Committed;
     }
-    if (auto network = deps.catalog->ensureNetwork(endpoint->subnet)) {
+    if (auto network = deps.catalog->ensureNetwork(endpoint->subnet, NetworkOptions{})) {
       endpoint->vni = network->vni;
     }
     driver_->adopt(*endpoint);
@@ -400,11 +401,13 @@ void Reconciler::eventLoop(std::stop_token stop) {
 void Reconciler::tickLoop(std::stop_token stop) {
   RepeatedTrouble tunnels("reconciling tunnels");
   RepeatedTrouble host("refreshing this host's row");
+  RepeatedTrouble gateways("keeping this host's gateways");
   const DriverDependencies& deps = driver_->dependencies();
   auto lastRefresh = std::chrono::steady_clock::now();
   while (sleepFor(stop, config_.tunnelInterval)) {
     auto changed = driver_->reconcileTunnels();
     tunnels.report(changed ? Result<void>{} : std::unexpected(changed.error()));
+    if (gateways_) gateways.report(reconcileGateways());
     // OVS lost an access port of a wired endpoint (del-br, a wiped database): a pass re-adds it.
     // Only a new loss triggers: one the pass cannot fix (the app is stopped) must not make
     // every second a pass.
@@ -432,6 +435,15 @@ void Reconciler::tickLoop(std::stop_token stop) {
       host.report(deps.catalog->announce(config_.vtepIp));
     }
   }
+}
+
+Result<void> Reconciler::reconcileGateways() {
+  auto networks = driver_->localNetworks();
+  if (!networks) return std::unexpected(networks.error());
+  const Gateways::Report report = gateways_->reconcile(*networks);
+  for (const auto& line : report.changes) spdlog::info("{}", line);
+  if (report.failures.empty()) return {};
+  return makeError(ErrorCode::Unavailable, fmt::format("{}", fmt::join(report.failures, "; ")));
 }
 
 void Reconciler::start() {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "netdrv/driver.h"
+#include "netdrv/gateway.h"
 
 namespace ovsplane::netdrv {
 
@@ -42,12 +43,16 @@ struct ReconcileReport {
  * its own. Level-triggered: a full pass at start-up, on every (re)connection to Docker's event
  * stream (a dockerd restart), when OVS lost ports, and every `interval`; Docker's events
  * (create, start, die, destroy, rename; by full container id) act at once in between. It also
- * owns the host's background loops: tunnels following membership and the host's refresh.
+ * owns the host's background loops: tunnels following membership, gateways following the
+ * host's networks, and the host's refresh.
  * Thread-safe. Each pass is idempotent; one failing object does not stop the others.
  */
 class Reconciler {
  public:
-  Reconciler(ReconcilerConfig config, std::shared_ptr<Driver> driver);
+  /** `gateways`: this host's gateways, kept in step with its networks every tunnel interval
+   *  (ovs-vswitchd restarts lose flows); null: none (one-shot passes, tests). */
+  Reconciler(ReconcilerConfig config, std::shared_ptr<Driver> driver,
+             std::shared_ptr<Gateways> gateways = nullptr);
   ~Reconciler();
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
@@ -72,9 +77,12 @@ class Reconciler {
   Result<void> restartApp(const Endpoint& endpoint, const std::string& appId,
                           const std::string& netId);
   bool sleepFor(std::stop_token& stop, std::chrono::milliseconds span);
+  /** One gateway pass over this host's networks; the failures joined. */
+  Result<void> reconcileGateways();
 
   ReconcilerConfig config_;
   std::shared_ptr<Driver> driver_;
+  std::shared_ptr<Gateways> gateways_;
   std::mutex mutex_;
   std::condition_variable_any wake_;
   bool triggered_ = false;           // guarded by mutex_

@@ -52,10 +52,25 @@ class StateCatalog final : public NetworkCatalog {
   StateCatalog(std::shared_ptr<ovsdb::StateStore> store, std::string self,
                std::chrono::milliseconds staleAfter)
       : store_(std::move(store)), self_(std::move(self)), liveness_(staleAfter) {}
-  Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet) override {
-    auto record = store_->ensureNetwork(subnet);
+  Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet,
+                                    const NetworkOptions& options) override {
+    auto record = store_->ensureNetwork(subnet, std::nullopt, options.nat);
     if (!record) return std::unexpected(fromOvsdb(record.error()));
-    return NetworkInfo{subnet, record->vni};
+    return NetworkInfo{subnet, record->vni, record->nat};
+  }
+  Result<std::vector<NetworkInfo>> networks() override {
+    auto records = store_->networks();
+    if (!records) return std::unexpected(fromOvsdb(records.error()));
+    std::vector<NetworkInfo> out;
+    for (const auto& record : *records) {
+      // "10.0.6.0/24" with gateway "10.0.6.1" is the subnet "10.0.6.1/24".
+      const auto slash = record.cidr.find('/');
+      if (slash == std::string::npos) continue;
+      auto subnet = ipam::Subnet::parse(record.gateway + record.cidr.substr(slash));
+      if (!subnet) continue;  // not written by ovsplane: not a network to serve
+      out.push_back(NetworkInfo{*subnet, record.vni, record.nat});
+    }
+    return out;
   }
   Result<std::vector<PeerHost>> peers() override {
     auto hosts = store_->hosts();

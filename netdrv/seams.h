@@ -79,6 +79,13 @@ class SwitchControl {
 struct NetworkInfo {
   ipam::Subnet subnet;
   uint32_t vni = 0;
+  /** Egress NAT and host reachability through each host's gateway; false: a sealed network. */
+  bool nat = true;
+};
+
+/** What the first attach to a network chooses for it (later attaches find it chosen). */
+struct NetworkOptions {
+  bool nat = true;
 };
 
 /** An address the state database records as allocated by this host. */
@@ -99,9 +106,12 @@ struct PeerHost {
 class NetworkCatalog {
  public:
   virtual ~NetworkCatalog() = default;
-  /** The network of `subnet`, created on first use. InvalidRequest when it exists with another
-   *  gateway. */
-  virtual Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet) = 0;
+  /** The network of `subnet`, created on first use with `options` (an existing network keeps
+   *  its own). InvalidRequest when it exists with another gateway, or overlaps another. */
+  virtual Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet,
+                                            const NetworkOptions& options) = 0;
+  /** Every network of the cluster. */
+  virtual Result<std::vector<NetworkInfo>> networks() = 0;
   /** Every other live host (tunnel endpoints). */
   virtual Result<std::vector<PeerHost>> peers() = 0;
   /** The addresses this host allocated, every network. */

@@ -129,8 +129,12 @@ struct ovsplane_kvs {
 /* Each returns 0 or an errno-style code with a message in 'err'. All are idempotent and only
  * stage changes in 'txn'; ovsplane_txn_commit() sends them. Ensure functions make the row match
  * the arguments (external_ids and options are replaced as a whole). */
+/* 'hwaddr' (other_config:hwaddr, "" to leave alone), 'local_mtu' (mtu_request of the bridge's
+ * own internal interface, 0 to leave alone) and 'local_protected' (its Port.protected) shape the
+ * bridge's LOCAL port. */
 int ovsplane_vs_ensure_bridge(struct ovsplane_txn*, const char* name, const char* datapath_type,
-                              struct ovsplane_kvs external_ids, char* err, size_t err_len);
+                              struct ovsplane_kvs external_ids, const char* hwaddr,
+                              long long local_mtu, bool local_protected, char* err, size_t err_len);
 int ovsplane_vs_delete_bridge(struct ovsplane_txn*, const char* name);
 /* 'type': "" (a system interface such as a veth), "internal", "vxlan", ... */
 int ovsplane_vs_ensure_port(struct ovsplane_txn*, const char* bridge, const char* name,
@@ -173,6 +177,7 @@ struct ovsplane_st_network {
   long long vni;
   long long created_at;      /* ms since the epoch */
   const char* last_reserved; /* round-robin cursor, "" when none */
+  bool nat;                  /* external_ids:nat is not "false" (absent: true) */
 };
 struct ovsplane_st_address {
   const char* cidr;
@@ -193,9 +198,10 @@ bool ovsplane_st_find_network(const struct ovsplane_idl*, const char* cidr,
 void ovsplane_st_networks(const struct ovsplane_idl*,
                           void (*cb)(void*, const struct ovsplane_st_network*), void* ctx);
 bool ovsplane_st_vni_in_use(const struct ovsplane_idl*, long long vni);
-/* Stages a new Network row; the unique indexes on cidr and vni settle races at commit. */
+/* Stages a new Network row; the unique indexes on cidr and vni settle races at commit. 'nat'
+ * false is recorded as external_ids:nat=false (a sealed network). */
 void ovsplane_st_insert_network(struct ovsplane_txn*, const char* cidr, const char* gateway,
-                                long long vni, long long created_at);
+                                long long vni, long long created_at, bool nat);
 /* ENOENT when the network does not exist. */
 int ovsplane_st_delete_network(struct ovsplane_txn*, const char* cidr);
 

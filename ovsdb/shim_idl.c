@@ -78,6 +78,12 @@ void ovsplane_log_setup(ovsplane_log_fn fn, int min_level, const char* runtime_d
                           : min_level <= 6 ? VLL_INFO
                                            : VLL_DBG;
   vlog_set_levels(NULL, VLF_SYSLOG, level);
+  /* timeval warns of "unreasonably long poll intervals" between two poll_block() calls of a
+   * thread: the reconciler's OpenFlow calls are a second apart by design. */
+  struct vlog_module* timeval = vlog_module_from_name("timeval");
+  if (timeval) {
+    vlog_set_levels(timeval, VLF_SYSLOG, VLL_ERR);
+  }
 }
 
 void ovsplane_log_pump(void) {

@@ -30,12 +30,14 @@ static const struct ovsplane_network* find_network(const struct ovsdb_idl* idl, 
 
 static void fill_network(const struct ovsplane_network* net, struct ovsplane_st_network* out) {
   const char* cursor = smap_get(&net->external_ids, "last_reserved");
+  const char* nat = smap_get(&net->external_ids, "nat");
   *out = (struct ovsplane_st_network){
       .cidr = net->cidr,
       .gateway = net->gateway,
       .vni = net->vni,
       .created_at = net->created_at,
       .last_reserved = cursor ? cursor : "",
+      .nat = !nat || strcmp(nat, "false") != 0,
   };
 }
 
@@ -81,12 +83,15 @@ bool ovsplane_st_vni_in_use(const struct ovsplane_idl* idl, long long vni) {
 }
 
 void ovsplane_st_insert_network(struct ovsplane_txn* txn, const char* cidr, const char* gateway,
-                                long long vni, long long created_at) {
+                                long long vni, long long created_at, bool nat) {
   struct ovsplane_network* net = ovsplane_network_insert(txn->txn);
   ovsplane_network_set_cidr(net, cidr);
   ovsplane_network_set_gateway(net, gateway);
   ovsplane_network_set_vni(net, vni);
   ovsplane_network_set_created_at(net, created_at);
+  if (!nat) {
+    ovsplane_network_update_external_ids_setkey(net, "nat", "false");
+  }
 }
 
 int ovsplane_st_delete_network(struct ovsplane_txn* txn, const char* cidr) {

@@ -83,8 +83,54 @@ static void set_interface_options(const void* row, const struct smap* smap) {
   ovsrec_interface_set_options(row, smap);
 }
 
+/* The bridge's own internal interface (named like the bridge), NULL when it has none. */
+static const struct ovsrec_interface* local_interface(const struct ovsrec_bridge* br) {
+  for (size_t i = 0; i < br->n_ports; i++) {
+    const struct ovsrec_port* port = br->ports[i];
+    for (size_t j = 0; j < port->n_interfaces; j++) {
+      if (!strcmp(port->interfaces[j]->name, br->name)) {
+        return port->interfaces[j];
+      }
+    }
+  }
+  return NULL;
+}
+
+/* The bridge's own port (named like the bridge), NULL when it has none. */
+static const struct ovsrec_port* local_port(const struct ovsrec_bridge* br) {
+  for (size_t i = 0; i < br->n_ports; i++) {
+    if (!strcmp(br->ports[i]->name, br->name)) {
+      return br->ports[i];
+    }
+  }
+  return NULL;
+}
+
+static void shape_local_port(const struct ovsrec_bridge* br, const char* hwaddr,
+                             long long local_mtu, bool local_protected) {
+  const struct ovsrec_port* port = local_port(br);
+  if (port && port->protected_ != local_protected) {
+    ovsrec_port_set_protected_(port, local_protected);
+  }
+  if (hwaddr[0]) {
+    const char* current = smap_get(&br->other_config, "hwaddr");
+    if (!current || strcmp(current, hwaddr)) {
+      ovsrec_bridge_update_other_config_setkey(br, "hwaddr", hwaddr);
+    }
+  }
+  if (local_mtu > 0) {
+    const struct ovsrec_interface* iface = local_interface(br);
+    if (iface && !(iface->n_mtu_request == 1 && iface->mtu_request[0] == local_mtu)) {
+      int64_t mtu = local_mtu;
+      ovsrec_interface_set_mtu_request(iface, &mtu, 1);
+    }
+  }
+}
+
 int ovsplane_vs_ensure_bridge(struct ovsplane_txn* txn, const char* name, const char* datapath_type,
-                              struct ovsplane_kvs external_ids, char* err, size_t err_len) {
+                              struct ovsplane_kvs external_ids, const char* hwaddr,
+                              long long local_mtu, bool local_protected, char* err,
+                              size_t err_len) {
   const struct ovsdb_idl* idl = txn_idl(txn);
   const struct ovsrec_bridge* br = find_bridge(idl, name);
   if (!br) {
@@ -94,6 +140,9 @@ int ovsplane_vs_ensure_bridge(struct ovsplane_txn* txn, const char* name, const 
     struct ovsrec_port* port = ovsrec_port_insert(txn->txn);
     ovsrec_port_set_name(port, name);
     ovsrec_port_set_interfaces(port, &iface, 1);
+    if (local_protected) {
+      ovsrec_port_set_protected_(port, true);
+    }
     struct ovsrec_bridge* new_br = ovsrec_bridge_insert(txn->txn);
     ovsrec_bridge_set_name(new_br, name);
     ovsrec_bridge_set_ports(new_br, &port, 1);
@@ -110,7 +159,16 @@ int ovsplane_vs_ensure_bridge(struct ovsplane_txn* txn, const char* name, const 
     bridges[ovs->n_bridges] = new_br;
     ovsrec_open_vswitch_set_bridges(ovs, bridges, ovs->n_bridges + 1);
     free(bridges);
+    if (local_mtu > 0) {
+      int64_t mtu = local_mtu;
+      ovsrec_interface_set_mtu_request(iface, &mtu, 1);
+    }
+    if (hwaddr[0]) {
+      ovsrec_bridge_update_other_config_setkey(new_br, "hwaddr", hwaddr);
+    }
     br = new_br;
+  } else {
+    shape_local_port(br, hwaddr, local_mtu, local_protected);
   }
   if (!br->datapath_type || strcmp(br->datapath_type, datapath_type)) {
     ovsrec_bridge_set_datapath_type(br, datapath_type);

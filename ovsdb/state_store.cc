@@ -14,7 +14,8 @@ namespace ovsplane::ovsdb {
 namespace {
 
 NetworkRecord toRecord(const ovsplane_st_network& net) {
-  return NetworkRecord{net.cidr, net.gateway, static_cast<uint32_t>(net.vni), net.created_at};
+  return NetworkRecord{net.cidr, net.gateway, static_cast<uint32_t>(net.vni), net.created_at,
+                       net.nat};
 }
 
 AddressRecord toRecord(const ovsplane_st_address& address) {
@@ -125,7 +126,7 @@ std::optional<std::string> overlappingNetwork(ovsplane_idl* idl, const std::stri
 }  // namespace
 
 Result<NetworkRecord> StateStore::ensureNetwork(const ipam::Subnet& subnet,
-                                                std::optional<uint32_t> vni) {
+                                                std::optional<uint32_t> vni, bool nat) {
   const std::string cidr = subnet.toString();
   const std::string gateway = subnet.gateway().toString();
   if (vni && (*vni == 0 || *vni > 16777215)) {
@@ -133,7 +134,7 @@ Result<NetworkRecord> StateStore::ensureNetwork(const ipam::Subnet& subnet,
                      fmt::format("VNI {} is out of range 1-16777215", *vni));
   }
   return client_
-      .submit<NetworkRecord>([cidr, gateway, vni](
+      .submit<NetworkRecord>([cidr, gateway, vni, nat](
                                  JobContext& context,
                                  IdlClient::Completion<NetworkRecord>& done) -> JobStep {
         ovsplane_st_network existing{};
@@ -170,9 +171,10 @@ Result<NetworkRecord> StateStore::ensureNetwork(const ipam::Subnet& subnet,
         while (ovsplane_st_vni_in_use(context.idl(), chosen)) {
           ++chosen;
         }
-        const NetworkRecord record{cidr, gateway, chosen, wallClockMs()};
+        const NetworkRecord record{cidr, gateway, chosen, wallClockMs(), nat};
         ovsplane_txn* txn = context.beginTxn();
-        ovsplane_st_insert_network(txn, cidr.c_str(), gateway.c_str(), chosen, record.createdAtMs);
+        ovsplane_st_insert_network(txn, cidr.c_str(), gateway.c_str(), chosen, record.createdAtMs,
+                                   nat);
         return commitThenSet(context, txn, done, record, "creating network " + cidr);
       })
       .get();

@@ -19,6 +19,9 @@ struct NetworkRecord {
   std::string gateway;
   uint32_t vni = 0;
   int64_t createdAtMs = 0;
+  /** Egress NAT and host reachability through the gateway (false: a sealed network). Chosen by
+   *  the first attach; external_ids:nat=false in the row (absent: true). */
+  bool nat = true;
 };
 
 struct AddressRecord {
@@ -56,9 +59,10 @@ class StateStore final : public ipam::Store {
    * The network of `subnet`, created on first use with `vni` or the lowest free VNI from
    * kFirstAutoVni. Concurrent first calls (any host) agree on one row. Errors: InvalidArgument when
    * the network exists with another gateway, or the requested VNI belongs to another network.
+   * `nat` applies only when the row is created (an existing network keeps its own).
    */
   Result<NetworkRecord> ensureNetwork(const ipam::Subnet& subnet,
-                                      std::optional<uint32_t> vni = std::nullopt);
+                                      std::optional<uint32_t> vni = std::nullopt, bool nat = true);
   Result<std::optional<NetworkRecord>> findNetwork(const ipam::Subnet& subnet);
   Result<std::vector<NetworkRecord>> networks();
   /** Deletes the network row; Conflict while addresses still reference it. Idempotent. */

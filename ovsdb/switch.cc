@@ -151,7 +151,8 @@ Result<int64_t> Switch::apply(const SwitchChanges& changes) {
           KvView ids(idsMap);
           rc = ovsplane_vs_ensure_bridge(txn, op.bridge.name.c_str(),
                                          std::string(datapathTypeName(op.bridge.datapath)).c_str(),
-                                         ids.kvs(), error.data(), error.size());
+                                         ids.kvs(), op.bridge.hwaddr.c_str(), op.bridge.localMtu,
+                                         op.bridge.localProtected, error.data(), error.size());
           break;
         }
         case SwitchChanges::Kind::DeleteBridge:

@@ -30,6 +30,13 @@ struct BridgeSpec {
   std::string name;
   DatapathType datapath = DatapathType::System;
   StringMap externalIds;
+  /** The MAC of the bridge's own internal (LOCAL) port, other_config:hwaddr; "" leaves it. */
+  std::string hwaddr;
+  /** mtu_request of the LOCAL port; 0 leaves it. */
+  uint32_t localMtu = 0;
+  /** Port.protected of the LOCAL port: NORMAL switching never forwards between it and the
+   *  (protected) tunnel ports, so the gateway's traffic never crosses the underlay. */
+  bool localProtected = false;
 };
 
 struct PortSpec {

@@ -9,14 +9,14 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config python3 git clang-format
   # libraries
   libboost1.81-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libcli11-dev libspdlog-dev
-  libyaml-cpp-dev libfmt-dev libssl-dev
+  libyaml-cpp-dev libfmt-dev libssl-dev libnftables-dev
   # libopenvswitch is built from this release tarball (Debian ships no libopenvswitch-dev)
   openvswitch-source
   # tests, fuzzing (libFuzzer) and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev clang-16 libclang-rt-16-dev
   # runtime: OVS daemons and tools, Docker, the offline test image, namespace plumbing
   openvswitch-switch openvswitch-common docker.io busybox-static ethtool iproute2 tcpdump
-  iputils-ping procps util-linux curl jq openssl
+  iputils-ping procps util-linux curl jq openssl nftables
   # the Vagrant lab's definition is validated by the test suite
   vagrant
 )

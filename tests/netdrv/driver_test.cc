@@ -187,6 +187,8 @@ TEST_F(DriverTest, UserErrorsAreClearAndAllocateNothing) {
   envMixed["Env"].push_back(5);
   auto hostnameObject = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
   hostnameObject["Hostname"] = nlohmann::json::object();
+  auto gatewayMac = bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"});
+  gatewayMac["MacAddress"] = "02:6F:76:00:10:00";
   const std::vector<Case> cases = {
       {modeNumber, ErrorCode::InvalidRequest, "HostConfig.NetworkMode must be a string"},
       {labelsNumber, ErrorCode::InvalidRequest, "Labels must be an object"},
@@ -206,6 +208,9 @@ TEST_F(DriverTest, UserErrorsAreClearAndAllocateNothing) {
       {withLinks, ErrorCode::InvalidRequest, "--link"},
       {withNet, ErrorCode::InvalidRequest, "--network=host"},
       {badMac, ErrorCode::InvalidRequest, "unicast"},
+      {gatewayMac, ErrorCode::InvalidRequest, "reserved for ovsplane's gateways"},
+      {bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24", "OVSPLANE_NAT=maybe"}), ErrorCode::InvalidRequest,
+       "OVSPLANE_NAT=maybe is neither"},
   };
   for (const Case& c : cases) {
     auto attached = driver_->attach(c.body, "x");
@@ -254,6 +259,26 @@ TEST_F(DriverTest, EveryFailingStepRollsBackEverything) {
   }
   // And the same request works once nothing fails.
   EXPECT_TRUE(driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app").has_value());
+}
+
+TEST_F(DriverTest, TheFirstAttachChoosesNatAndLaterOnesKeepIt) {
+  auto sealed = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.9.1/24", "OVSPLANE_NAT=0"}), "a");
+  ASSERT_TRUE(sealed.has_value() && sealed->has_value()) << sealed.error().message;
+  auto later = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.9.1/24", "OVSPLANE_NAT=1"}), "b");
+  ASSERT_TRUE(later.has_value() && later->has_value());
+  auto open = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.10.1/24"}), "c");
+  ASSERT_TRUE(open.has_value() && open->has_value());
+  auto networks = catalog_->networks();
+  ASSERT_TRUE(networks.has_value());
+  std::map<std::string, bool> nat;
+  for (const auto& network : *networks) nat[network.subnet.toString()] = network.nat;
+  EXPECT_FALSE(nat.at("10.0.9.0/24")) << "OVSPLANE_NAT=0 on the first attach seals it";
+  EXPECT_TRUE(nat.at("10.0.10.0/24")) << "NAT is on by default";
+  // Every bridge's LOCAL port is its network's gateway: the gateway MAC, protected, overlay MTU.
+  const auto& spec = ovs_->bridgeSpecs.at(bridgeName(4096));
+  EXPECT_EQ(spec.hwaddr, gatewayMacString(4096));
+  EXPECT_TRUE(spec.localProtected);
+  EXPECT_EQ(spec.localMtu, 1450U);
 }
 
 TEST_F(DriverTest, RollbackAfterDockerRefusedTheCreate) {

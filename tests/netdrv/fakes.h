@@ -161,6 +161,33 @@ class FakeNetlink final : public Netlink, public FailureSwitch {
   }
   /** Namespaces (paths) whose container end is gone although the host end stays. */
   std::set<std::string> emptyNamespaces;
+  /** Addresses ensureSoleAddress() put on links (gateways), by link name. */
+  std::map<std::string, std::string> addresses;
+  Result<std::array<uint8_t, 6>> linkMac(std::string_view name) override {
+    std::scoped_lock lock(mutex);
+    if (!gatewayMacs.contains(std::string(name))) {
+      return makeError(ErrorCode::NotFound, "no link " + std::string(name));
+    }
+    return gatewayMacs[std::string(name)];
+  }
+  /** Links linkMac() knows (bridges' LOCAL ports, as the test says ovs-vswitchd made them). */
+  std::map<std::string, std::array<uint8_t, 6>> gatewayMacs;
+  Result<bool> ensureSoleAddress(std::string_view name, ipam::Ipv4Address address,
+                                 int prefixLength) override {
+    if (fails("ensureSoleAddress")) return failure("ensureSoleAddress");
+    std::scoped_lock lock(mutex);
+    if (!gatewayMacs.contains(std::string(name))) {
+      return makeError(ErrorCode::NotFound, "no link " + std::string(name));
+    }
+    const std::string wanted = address.toString() + "/" + std::to_string(prefixLength);
+    const bool changed = addresses[std::string(name)] != wanted;
+    addresses[std::string(name)] = wanted;
+    return changed;
+  }
+  Result<bool> flushAddresses(std::string_view name) override {
+    std::scoped_lock lock(mutex);
+    return addresses.erase(std::string(name)) > 0;
+  }
   Result<bool> linkExistsIn(const NamespaceRef& ns, std::string_view) override {
     std::scoped_lock lock(mutex);
     if (emptyNamespaces.contains(ns.path())) return false;
@@ -174,7 +201,8 @@ class FakeNetlink final : public Netlink, public FailureSwitch {
 class FakeSwitch final : public SwitchControl, public FailureSwitch {
  public:
   std::set<std::string> bridges;
-  std::map<std::string, ovsdb::PortSpec> ports;  // by name
+  std::map<std::string, ovsdb::BridgeSpec> bridgeSpecs;  // the last ensureBridge of each
+  std::map<std::string, ovsdb::PortSpec> ports;          // by name
   int transactions = 0;
   std::mutex mutex;
 
@@ -186,6 +214,7 @@ class FakeSwitch final : public SwitchControl, public FailureSwitch {
       switch (op.kind) {
         case ovsdb::SwitchChanges::Kind::EnsureBridge:
           bridges.insert(op.bridge.name);
+          bridgeSpecs[op.bridge.name] = op.bridge;
           break;
         case ovsdb::SwitchChanges::Kind::DeleteBridge:
           bridges.erase(op.bridge.name);
@@ -231,12 +260,23 @@ class FakeCatalog final : public NetworkCatalog, public FailureSwitch {
   std::vector<PeerHost> peerHosts;
   std::mutex mutex;
 
-  Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet) override {
+  std::map<std::string, NetworkInfo> created;  // by CIDR
+  Result<NetworkInfo> ensureNetwork(const ipam::Subnet& subnet,
+                                    const NetworkOptions& options) override {
     if (fails("ensureNetwork")) return failure("ensureNetwork");
     std::scoped_lock lock(mutex);
     auto [it, inserted] =
         vnis.try_emplace(subnet.toString(), 4096 + static_cast<uint32_t>(vnis.size()));
-    return NetworkInfo{subnet, it->second};
+    auto [info, fresh] =
+        created.try_emplace(subnet.toString(), NetworkInfo{subnet, it->second, options.nat});
+    return info->second;
+  }
+  Result<std::vector<NetworkInfo>> networks() override {
+    if (fails("networks")) return failure("networks");
+    std::scoped_lock lock(mutex);
+    std::vector<NetworkInfo> out;
+    for (const auto& [cidr, info] : created) out.push_back(info);
+    return out;
   }
   Result<std::vector<PeerHost>> peers() override {
     if (fails("peers")) return failure("peers");

@@ -213,5 +213,68 @@ TEST_F(NetlinkTest, TwoWiredNamespacesPingThroughABridge) {
   EXPECT_EQ(neighbours[0].at("lladdr"), endpointNames("ping-b").macString());
 }
 
+TEST_F(NetlinkTest, TheHostEndAnswersNoArpForTheHostsAddresses) {
+  const VethSpec spec = specFor("quiet-end", "10.20.0.21");
+  ASSERT_TRUE(onHost([&] {
+                return netlink_->wireContainer(spec,
+                                               NamespaceRef::ofPath("/run/netns/" + c1_->name()));
+              }).has_value());
+  auto ignore = host_->run({"cat", "/proc/sys/net/ipv4/conf/" + spec.hostName + "/arp_ignore"});
+  ASSERT_EQ(ignore.exitCode, 0) << ignore.output;
+  EXPECT_EQ(ignore.output, "8\n");
+}
+
+TEST_F(NetlinkTest, AGatewayHoldsItsOneAddressIdempotently) {
+  // (No dummy module on every kernel: a veth pair with its peer up stands for the gateway port.)
+  ASSERT_EQ(host_
+                ->run({"ip", "link", "add", "gw0", "address", "02:6f:76:00:00:07", "type", "veth",
+                       "peer", "name", "gw0peer"})
+                .exitCode,
+            0);
+  ASSERT_EQ(host_->run({"ip", "link", "set", "gw0peer", "up"}).exitCode, 0);
+  auto sole = [&] {
+    return onHost([&] { return netlink_->ensureSoleAddress("gw0", ip("10.30.0.1"), 24); });
+  };
+  auto first = sole();
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_TRUE(*first);
+  auto again = sole();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_FALSE(*again) << "already so: nothing to change";
+  // An address someone else added goes; ours stays.
+  ASSERT_EQ(host_->run({"ip", "addr", "add", "10.31.0.9/16", "dev", "gw0"}).exitCode, 0);
+  auto cleaned = sole();
+  ASSERT_TRUE(cleaned.has_value());
+  EXPECT_TRUE(*cleaned);
+  auto links = ipJson(*host_, {"addr", "show", "dev", "gw0"});
+  ASSERT_EQ(links.size(), 1U);
+  const auto inet = inetAddresses(links[0]);
+  ASSERT_EQ(inet.size(), 1U) << links.dump();
+  EXPECT_EQ(inet[0].at("local"), "10.30.0.1");
+  EXPECT_EQ(inet[0].at("prefixlen"), 24);
+  EXPECT_EQ(inet[0].at("broadcast"), "10.30.0.255");
+  EXPECT_NE(links[0].at("flags").dump().find("UP"), std::string::npos) << links.dump();
+  auto route = host_->run({"ip", "route", "get", "10.30.0.77"});
+  EXPECT_NE(route.output.find("dev gw0"), std::string::npos) << route.output;
+
+  auto mac = onHost([&] { return netlink_->linkMac("gw0"); });
+  ASSERT_TRUE(mac.has_value());
+  EXPECT_EQ(*mac, (std::array<uint8_t, 6>{0x02, 0x6f, 0x76, 0x00, 0x00, 0x07}));
+
+  auto flushed = onHost([&] { return netlink_->flushAddresses("gw0"); });
+  ASSERT_TRUE(flushed.has_value());
+  EXPECT_TRUE(*flushed);
+  EXPECT_TRUE(inetAddresses(ipJson(*host_, {"addr", "show", "dev", "gw0"})[0]).empty());
+  auto none = onHost([&] { return netlink_->flushAddresses("gw0"); });
+  ASSERT_TRUE(none.has_value());
+  EXPECT_FALSE(*none);
+  auto missing =
+      onHost([&] { return netlink_->ensureSoleAddress("nosuch0", ip("10.30.0.1"), 24); });
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
+  auto missingFlush = onHost([&] { return netlink_->flushAddresses("nosuch0"); });
+  EXPECT_TRUE(missingFlush.has_value());
+}
+
 }  // namespace
 }  // namespace ovsplane::netdrv

@@ -56,6 +56,26 @@ class StateStoreTest : public ::testing::Test {
   std::shared_ptr<StateStore> store_ = std::make_shared<StateStore>(options(), "host-a");
 };
 
+TEST_F(StateStoreTest, ASealedNetworkIsRecordedSoAndKeepsItsChoice) {
+  auto sealed = store_->ensureNetwork(subnetOf("10.0.20.1/24"), std::nullopt, /*nat=*/false);
+  ASSERT_TRUE(sealed.has_value()) << sealed.error().message;
+  EXPECT_FALSE(sealed->nat);
+  auto later = store_->ensureNetwork(subnetOf("10.0.20.1/24"), std::nullopt, /*nat=*/true);
+  ASSERT_TRUE(later.has_value());
+  EXPECT_FALSE(later->nat) << "the first attach chose";
+  auto open = store_->ensureNetwork(subnetOf("10.0.21.1/24"));
+  ASSERT_TRUE(open.has_value());
+  EXPECT_TRUE(open->nat);
+  // A second client (another host) reads it from the row.
+  StateStore other(options(), "host-b");
+  auto networks = other.networks();
+  ASSERT_TRUE(networks.has_value());
+  std::map<std::string, bool> nat;
+  for (const auto& network : *networks) nat[network.cidr] = network.nat;
+  EXPECT_FALSE(nat.at("10.0.20.0/24"));
+  EXPECT_TRUE(nat.at("10.0.21.0/24"));
+}
+
 TEST_F(StateStoreTest, NetworksGetOneVniEach) {
   auto first = store_->ensureNetwork(subnetOf("10.0.6.1/24"));
   ASSERT_TRUE(first.has_value()) << first.error().message;

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <mutex>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "tests/support/ovsdb_server.h"
 
@@ -40,7 +44,10 @@ SwitchChanges attachChanges(const std::string& port) {
   changes
       .ensureBridge({.name = "ovpbr42",
                      .datapath = DatapathType::Netdev,
-                     .externalIds = {{"ovsplane-network", "10.0.6.0/24"}, {"ovsplane-vni", "42"}}})
+                     .externalIds = {{"ovsplane-network", "10.0.6.0/24"}, {"ovsplane-vni", "42"}},
+                     .hwaddr = "02:6f:76:00:00:2a",
+                     .localMtu = 1450,
+                     .localProtected = true})
       .ensurePort(
           {.bridge = "ovpbr42",
            .name = port,
@@ -62,6 +69,10 @@ TEST_F(SwitchTest, AttachCreatesBridgeAccessAndVxlanPortsInOneTransaction) {
   EXPECT_EQ(vsctl({"get", "Bridge", "ovpbr42", "datapath_type"}), "netdev");
   EXPECT_EQ(vsctl({"get", "Bridge", "ovpbr42", "external_ids:ovsplane-vni"}), "\"42\"");
   EXPECT_EQ(vsctl({"get", "Bridge", "ovpbr42", "external_ids:ovsplane-owned"}), "\"true\"");
+  // The LOCAL port is the network's gateway: its MAC and the overlay MTU.
+  EXPECT_EQ(vsctl({"get", "Bridge", "ovpbr42", "other_config:hwaddr"}), "\"02:6f:76:00:00:2a\"");
+  EXPECT_EQ(vsctl({"get", "Interface", "ovpbr42", "mtu_request"}), "1450");
+  EXPECT_EQ(vsctl({"get", "Port", "ovpbr42", "protected"}), "true");
   EXPECT_EQ(vsctl({"list-ports", "ovpbr42"}), "ovhaaaa\novx42-2");
   EXPECT_EQ(vsctl({"get", "Interface", "ovhaaaa", "type"}), "\"\"");
   EXPECT_EQ(vsctl({"get", "Port", "ovhaaaa", "external_ids:ovsplane-container"}), "c-ovhaaaa");
@@ -93,7 +104,12 @@ TEST_F(SwitchTest, EnsureUpdatesChangedSettingsInPlace) {
   ASSERT_TRUE(switch_.apply(moved).has_value());
   EXPECT_EQ(vsctl({"get", "Interface", "ovx42-2", "options:remote_ip"}), "\"192.168.77.9\"");
   SwitchChanges system;
-  system.ensureBridge({.name = "ovpbr42", .datapath = DatapathType::System, .externalIds = {}});
+  system.ensureBridge({.name = "ovpbr42",
+                       .datapath = DatapathType::System,
+                       .externalIds = {},
+                       .hwaddr = "",
+                       .localMtu = 0,
+                       .localProtected = false});
   ASSERT_TRUE(switch_.apply(system).has_value());
   EXPECT_EQ(vsctl({"get", "Bridge", "ovpbr42", "datapath_type"}), "system");
 }
@@ -149,13 +165,24 @@ TEST_F(SwitchTest, PortOnAnotherBridgeOrMissingBridgeIsRefused) {
 TEST_F(SwitchTest, NamesAreValidatedBeforeAnyTransaction) {
   for (const char* bad : {"", "sixteen-chars-xx", "has space", "a/b", ".", "..", "ünï"}) {
     SwitchChanges changes;
-    changes.ensureBridge({.name = bad, .datapath = DatapathType::Netdev, .externalIds = {}});
+    changes.ensureBridge({.name = bad,
+                          .datapath = DatapathType::Netdev,
+                          .externalIds = {},
+                          .hwaddr = "",
+                          .localMtu = 0,
+                          .localProtected = false});
     auto result = switch_.apply(changes);
     ASSERT_FALSE(result.has_value()) << bad;
     EXPECT_EQ(result.error().code, ErrorCode::InvalidArgument) << bad;
   }
   SwitchChanges badPort;
-  badPort.ensureBridge({.name = "ok", .datapath = DatapathType::Netdev, .externalIds = {}})
+  badPort
+      .ensureBridge({.name = "ok",
+                     .datapath = DatapathType::Netdev,
+                     .externalIds = {},
+                     .hwaddr = "",
+                     .localMtu = 0,
+                     .localProtected = false})
       .ensurePort({.bridge = "ok",
                    .name = "way-too-long-name",
                    .type = "",
@@ -191,6 +218,8 @@ TEST_F(SwitchTest, ConcurrentWritersNeverLoseAPort) {
   constexpr int kPortsEach = 15;
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
+  std::mutex errorsMutex;
+  std::string errors;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPortsEach; ++i) {
@@ -201,14 +230,18 @@ TEST_F(SwitchTest, ConcurrentWritersNeverLoseAPort) {
                             .options = {},
                             .externalIds = {},
                             .isProtected = false});
-        if (!switch_.apply(changes)) ++failures;
+        if (auto applied = switch_.apply(changes); !applied) {
+          ++failures;
+          std::scoped_lock lock(errorsMutex);
+          errors += applied.error().message + "\n";
+        }
       }
     });
   }
   // A second, independent writer (ovs-vsctl) races with the IDL's verify-and-retry.
   for (int i = 0; i < 10; ++i) vsctl({"add-port", "ovpbr42", "ext" + std::to_string(i)});
   for (auto& thread : threads) thread.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(failures.load(), 0) << errors;
   const std::string ports = vsctl({"list-ports", "ovpbr42"});
   const auto count = std::count(ports.begin(), ports.end(), '\n') + 1;
   EXPECT_EQ(count, 2 + kThreads * kPortsEach + 10) << ports;
@@ -265,7 +298,13 @@ TEST(SwitchWithVswitchd, WaitAppliedSeesTheDatapathConfigured) {
   testing::OvsVswitchd vswitchd(server);
   Switch sw(ClientOptions{.remote = server.remote(), .leaderOnly = false, .timeout = 10s});
   SwitchChanges changes;
-  changes.ensureBridge({.name = "ovpbr7", .datapath = DatapathType::Netdev, .externalIds = {}})
+  changes
+      .ensureBridge({.name = "ovpbr7",
+                     .datapath = DatapathType::Netdev,
+                     .externalIds = {},
+                     .hwaddr = "",
+                     .localMtu = 0,
+                     .localProtected = false})
       .ensurePort({.bridge = "ovpbr7",
                    .name = "ovgw7",
                    .type = "internal",
@@ -285,6 +324,87 @@ TEST(SwitchWithVswitchd, WaitAppliedSeesTheDatapathConfigured) {
   bool sawOfport = false;
   for (const auto& port : state->ports) sawOfport |= port.name == "ovgw7" && port.ofport > 0;
   EXPECT_TRUE(sawOfport) << "ovs-vswitchd assigned no OpenFlow port number";
+}
+
+}  // namespace
+}  // namespace ovsplane::ovsdb
+
+#include "ovsdb/openflow.h"
+
+namespace ovsplane::ovsdb {
+namespace {
+
+/** `ovs-ofctl dump-flows` of the gateway cookie, one flow a line (independent of the code). */
+std::string dumpGatewayFlows(const OpenFlow& openflow, const std::string& bridge, uint32_t vni) {
+  auto dump = runCommand({"ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows",
+                          openflow.target(bridge),
+                          fmt::format("cookie={:#x}/-1", OpenFlow::gatewayCookie(vni))});
+  EXPECT_EQ(dump.exitCode, 0) << dump.output;
+  return dump.output;
+}
+
+TEST(OpenFlowWithVswitchd, GatewayFlowsAreInstalledOnceAndRestoredWhenLost) {
+  if (!testing::isRoot()) GTEST_SKIP() << "needs root: ovs-vswitchd in a private network namespace";
+  OvsdbServer server(testing::vswitchSchemaPath());
+  testing::OvsVswitchd vswitchd(server);
+  Switch sw(ClientOptions{.remote = server.remote(), .leaderOnly = false, .timeout = 10s});
+  SwitchChanges changes;
+  changes.ensureBridge({.name = "ovpbr9",
+                        .datapath = DatapathType::Netdev,
+                        .externalIds = {},
+                        .hwaddr = "02:6f:76:00:00:09",
+                        .localMtu = 1450,
+                        .localProtected = true});
+  auto cfg = sw.apply(changes);
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  ASSERT_TRUE(sw.waitApplied(*cfg, 10s).has_value());
+
+  OpenFlow openflow(server.directory().string());
+  const GatewayFlowSpec spec{.bridge = "ovpbr9",
+                             .vni = 9,
+                             .mac = {0x02, 0x6f, 0x76, 0x00, 0x00, 0x09},
+                             .ip = *ipam::Ipv4Address::parse("10.9.0.1")};
+  auto first = openflow.ensureGatewayFlows(spec);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_TRUE(*first);
+  const std::string flows = dumpGatewayFlows(openflow, "ovpbr9", 9);
+  for (const char* wanted :
+       {"priority=300,in_port=LOCAL,dl_src=02:6f:76:00:00:09 actions=NORMAL",
+        "priority=290,dl_src=02:6f:76:00:00:09 actions=drop",
+        "priority=280,arp,arp_tpa=10.9.0.1 actions=LOCAL",
+        "priority=270,dl_dst=02:6f:76:00:00:09 actions=LOCAL", "priority=0 actions=NORMAL"}) {
+    EXPECT_NE(flows.find(wanted), std::string::npos) << wanted << " in\n" << flows;
+  }
+  // The bridge's own default flow was replaced, not doubled: five flows in all.
+  auto all = runCommand(
+      {"ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows", openflow.target("ovpbr9")});
+  EXPECT_EQ(std::count(all.output.begin(), all.output.end(), '\n'), 5) << all.output;
+
+  auto again = openflow.ensureGatewayFlows(spec);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_FALSE(*again) << "all five were there: nothing to send";
+
+  // Someone (or a restarted ovs-vswitchd) lost them: they come back.
+  ASSERT_EQ(runCommand({"ovs-ofctl", "-O", "OpenFlow13", "del-flows", openflow.target("ovpbr9")})
+                .exitCode,
+            0);
+  EXPECT_EQ(*openflow.countGatewayFlows("ovpbr9", 9), 0U);
+  auto restored = openflow.ensureGatewayFlows(spec);
+  ASSERT_TRUE(restored.has_value());
+  EXPECT_TRUE(*restored);
+  EXPECT_EQ(*openflow.countGatewayFlows("ovpbr9", 9), 5U);
+
+  ASSERT_TRUE(openflow.removeGatewayFlows("ovpbr9", 9).has_value());
+  EXPECT_EQ(*openflow.countGatewayFlows("ovpbr9", 9), 0U);
+}
+
+TEST(OpenFlowWithVswitchd, AMissingBridgeIsATimeoutNamingItsSocket) {
+  OpenFlow openflow("/nonexistent-ovs-rundir", 200ms);
+  auto result = openflow.ensureGatewayFlows({.bridge = "ovpbr1", .vni = 1, .mac = {}, .ip = {}});
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::Timeout);
+  EXPECT_NE(result.error().message.find("/nonexistent-ovs-rundir/ovpbr1.mgmt"), std::string::npos)
+      << result.error().message;
 }
 
 }  // namespace
