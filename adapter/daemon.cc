@@ -256,6 +256,17 @@ int runDaemon(const DaemonConfig& config) {
   reconcilerConfig.grace = std::chrono::seconds(config.gcGraceSeconds);
   reconcilerConfig.interval = std::chrono::seconds(config.reconcileIntervalSeconds);
   reconcilerConfig.vtepIp = vtepIp;
+  if (config.mtu == "auto") {
+    // The underlay's MTU may change under a running host (a cloud network reconfigured, jumbo
+    // frames turned on): followed every host refresh.
+    reconcilerConfig.overlayMtuSource =
+        [flag = config.mtu, vtep = vtepIp,
+         remotes = config.stateDb.remote]() -> std::optional<netdrv::MtuReading> {
+      auto resolved = resolveOverlayMtu(flag, vtep, remotes);
+      if (!resolved) return std::nullopt;
+      return netdrv::MtuReading{resolved->mtu, resolved->reason};
+    };
+  }
   auto gateways = std::make_shared<netdrv::Gateways>(
       netdrv::GatewayConfig{.isolateNetworks = !config.routeBetweenNetworks,
                             .mtu = mtu->mtu,

@@ -80,5 +80,26 @@ dp 1 exec c1 ping -c 2 -W 1 10.82.0.99 >/dev/null 2>&1 && fail "another CIDR is 
 dp 2 exec other ping -c 2 -W 1 "${ips[1]}" >/dev/null 2>&1 && fail "isolation broken the other way"
 pass "isolation: containers on different CIDRs cannot reach each other"
 
+if [ "$UNDERLAY_MTU" = 1500 ]; then
+  # The underlay's MTU drops under running hosts (a network reconfigured): ovsplane follows.
+  for h in $(seq 1 "$HOSTS"); do
+    ip -n "$(sw_ns)" link set "swp$h" mtu 1400
+    ip -n "$(hns "$h")" link set eth1 mtu 1400
+    vsctl "$h" set Interface br-phy mtu_request=1400
+  done
+  for h in $(seq 1 "$HOSTS"); do
+    wait_until 20 sh -c "[ \$(docker -H unix://$(hdir "$h")/docker.sock exec c$h cat /sys/class/net/eth0/mtu) = 1350 ]" ||
+      fail "c$h's MTU did not follow the underlay's 1400: $(dp "$h" exec "c$h" cat /sys/class/net/eth0/mtu)"
+  done
+  grep -q "overlay MTU 1450 -> 1350 (br-phy MTU 1400 - 50)" "$(hdir 1)/adapter.log" ||
+    fail "the adapter did not say the MTU changed"
+  dp 1 "${RUN[@]}" --name c1b -e "OVSPLANE_CIDR=$CIDR" "$LAB_IMAGE" sleep 3600 >/dev/null
+  [ "$(dp 1 exec c1b cat /sys/class/net/eth0/mtu)" = 1350 ] || fail "a new container did not get MTU 1350"
+  nsenter -t "$c1_pid" -n ping -M do -c 2 -W 2 -s $((1350 - 28)) "${ips[2]}" >/dev/null ||
+    fail "a 1350-byte don't-fragment packet does not cross the 1400-byte underlay"
+  wait_until 5 dp 1 exec c1 wget -q -O /tmp/blob2 "http://${ips[2]}:8080/blob" || fail "TCP across hosts after the MTU change"
+  pass "underlay MTU 1500 -> 1400 under running hosts: running and new containers at 1350, full-size packets and TCP cross"
+fi
+
 for h in $(seq 1 "$HOSTS"); do check_logs "$h"; done
 echo "PASS: multi host"

@@ -90,7 +90,10 @@ nlohmann::json networkContainerBody(const std::string& image, const MovedSetting
 }  // namespace
 
 Driver::Driver(DriverConfig config, DriverDependencies dependencies)
-    : config_(std::move(config)), deps_(std::move(dependencies)), allocator_(deps_.addresses) {}
+    : config_(std::move(config)),
+      deps_(std::move(dependencies)),
+      overlayMtu_(config_.overlayMtu),
+      allocator_(deps_.addresses) {}
 
 std::string labelOf(const RuntimeContainer& container, const char* key) {
   auto it = container.labels.find(key);
@@ -247,7 +250,7 @@ void Driver::addPlug(ovsdb::SwitchChanges& changes, const Endpoint& endpoint,
        .datapath = config_.datapath,
        .externalIds = {{"ovsplane-network", cidr}, {"ovsplane-vni", std::to_string(endpoint.vni)}},
        .hwaddr = gatewayMacString(endpoint.vni),
-       .localMtu = config_.overlayMtu,
+       .localMtu = overlayMtu(),
        .localProtected = true});
   for (const PeerHost& peer : peers) {
     changes.ensureVxlanPort(bridge, tunnelPortName(endpoint.vni, peer.vtepIp), peer.vtepIp,
@@ -269,7 +272,7 @@ Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
   spec.hostName = endpoint.hostVeth;
   spec.peerName = endpointNames(endpoint.id).containerVeth;
   spec.mac = parseMac(endpoint.mac).value_or(endpointNames(endpoint.id).mac);
-  spec.mtu = config_.overlayMtu;
+  spec.mtu = overlayMtu();
   spec.address = endpoint.ip;
   spec.prefixLength = endpoint.subnet.prefixLength();
   spec.gateway = endpoint.subnet.gateway();
@@ -709,6 +712,22 @@ std::set<uint32_t> Driver::localVnis(const std::vector<ovsdb::PortInfo>& owned) 
     }
   }
   return vnis;
+}
+
+std::vector<Error> Driver::changeOverlayMtu(uint32_t mtu) {
+  overlayMtu_.store(mtu);
+  std::scoped_lock wiring(wiringMutex_);  // no rewire in between sees half of it
+  std::vector<Error> failures;
+  for (const Endpoint& endpoint : endpoints()) {
+    if (endpoint.wiredPid == 0) continue;
+    if (auto host = deps_.netlink->setLinkMtu(std::nullopt, endpoint.hostVeth, mtu); !host) {
+      if (host.error().code != ErrorCode::NotFound) failures.push_back(host.error());
+      continue;
+    }
+    auto inside = deps_.netlink->setLinkMtu(NamespaceRef::ofPid(endpoint.wiredPid), "eth0", mtu);
+    if (!inside && inside.error().code != ErrorCode::NotFound) failures.push_back(inside.error());
+  }
+  return failures;
 }
 
 Result<std::vector<NetworkInfo>> Driver::localNetworks() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -201,6 +202,12 @@ class Driver final : public NetworkDriver {
   /** Waits until no attach is running, at most `limit`; true when none is. */
   bool drainAttaches(std::chrono::milliseconds limit) const;
   const DriverConfig& config() const { return config_; }
+  /** The overlay MTU new wirings get (config's, until changeOverlayMtu()). */
+  uint32_t overlayMtu() const { return overlayMtu_.load(); }
+  /** The underlay's MTU changed: new wirings get `mtu`, and every wired endpoint's veth (both
+   *  ends) is set to it now. Returns the failures (an endpoint whose namespace went is not
+   *  one); the next wiring of a failed endpoint fixes it. */
+  std::vector<Error> changeOverlayMtu(uint32_t mtu);
   const DriverDependencies& dependencies() const { return deps_; }
 
  private:
@@ -220,6 +227,7 @@ class Driver final : public NetworkDriver {
 
   DriverConfig config_;
   DriverDependencies deps_;
+  std::atomic<uint32_t> overlayMtu_;
   ipam::Allocator allocator_;
   mutable std::mutex mutex_;
   std::map<std::string, Endpoint> endpoints_;  // by endpoint id; guarded by mutex_

@@ -49,8 +49,10 @@ void Gateways::reconcileOne(const NetworkInfo& network, Report& report) {
     if (mac.error().code != ErrorCode::NotFound) fail("reading its MAC", mac.error());
     return;
   }
-  if (*mac != wantedMac) {
-    // A bridge made before gateways existed, or other_config:hwaddr lost: shape its LOCAL port.
+  auto mtu = deps_.netlink->linkMtu(bridge);
+  if (*mac != wantedMac || (mtu && *mtu != config_.mtu)) {
+    // A bridge made before gateways existed, other_config:hwaddr lost, or the overlay MTU
+    // changed: shape its LOCAL port.
     ovsdb::SwitchChanges changes;
     changes.ensureBridge({.name = bridge,
                           .datapath = config_.datapath,
@@ -62,10 +64,10 @@ void Gateways::reconcileOne(const NetworkInfo& network, Report& report) {
     if (auto applied = deps_.ovs->apply(changes); !applied) {
       fail("setting its MAC", applied.error());
     } else {
-      report.changes.push_back(
-          fmt::format("gateway MAC {} asked of {}", gatewayMacString(network.vni), bridge));
+      report.changes.push_back(fmt::format("gateway MAC {} and MTU {} asked of {}",
+                                           gatewayMacString(network.vni), config_.mtu, bridge));
     }
-    return;  // the address follows once the port has the MAC (flows match on it)
+    if (*mac != wantedMac) return;  // the address follows once the port has the MAC
   }
   auto flows = deps_.flows->ensure(ovsdb::GatewayFlowSpec{
       .bridge = bridge, .vni = network.vni, .mac = wantedMac, .ip = network.subnet.gateway()});
@@ -101,6 +103,11 @@ void Gateways::retire(uint32_t vni, Report& report) {
   if (auto removed = deps_.flows->remove(bridge, vni); !removed) {
     spdlog::debug("removing the gateway flows of {}: {}", bridge, removed.error().message);
   }
+}
+
+void Gateways::setMtu(uint32_t mtu) {
+  std::scoped_lock lock(mutex_);
+  config_.mtu = mtu;
 }
 
 Gateways::Report Gateways::reconcile(const std::vector<NetworkInfo>& networks) {

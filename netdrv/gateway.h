@@ -61,6 +61,8 @@ class Gateways {
   };
   /** Makes this host the gateway of exactly `networks` (the networks with endpoints here). */
   Report reconcile(const std::vector<NetworkInfo>& networks);
+  /** The overlay MTU changed: the gateway ports follow on the next reconcile(). */
+  void setMtu(uint32_t mtu);
 
  private:
   /** One network's port, flows and address; appends to `report`. */

@@ -471,6 +471,30 @@ class LinuxNetlink final : public Netlink {
     return changed;
   }
 
+  Result<void> setLinkMtu(const std::optional<NamespaceRef>& ns, std::string_view name,
+                          uint32_t mtu) override {
+    SocketPtr own;
+    std::optional<NamespaceSockets> inside;
+    nl_sock* sock = nullptr;
+    if (ns) {
+      auto sockets = socketsIn(*ns);
+      if (!sockets) return std::unexpected(sockets.error());
+      inside = std::move(*sockets);
+      sock = inside->route.get();
+    } else {
+      auto opened = openRouteSocket();
+      if (!opened) return std::unexpected(opened.error());
+      own = std::move(*opened);
+      sock = own.get();
+    }
+    auto link = getLink(sock, name);
+    if (!link) return std::unexpected(link.error());
+    if (rtnl_link_get_mtu(link->get()) == mtu) return {};
+    LinkPtr changes(rtnl_link_alloc());
+    rtnl_link_set_mtu(changes.get(), mtu);
+    return changeLink(sock, link->get(), changes.get(), fmt::format("MTU {} on {}", mtu, name));
+  }
+
   Result<bool> flushAddresses(std::string_view name) override {
     auto sock = openRouteSocket();
     if (!sock) {

@@ -90,6 +90,10 @@ class Netlink {
   /** Removes every IPv4 address of link `name`; a missing link is success. Returns true when
    *  it removed one. */
   virtual Result<bool> flushAddresses(std::string_view name) = 0;
+  /** Sets the MTU of link `name`, in the caller's namespace (`ns` empty) or in `ns`.
+   *  NotFound when there is no such link (or namespace). */
+  virtual Result<void> setLinkMtu(const std::optional<NamespaceRef>& ns, std::string_view name,
+                                  uint32_t mtu) = 0;
 };
 
 using NetlinkPtr = std::shared_ptr<Netlink>;

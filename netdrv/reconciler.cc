@@ -404,6 +404,8 @@ void Reconciler::tickLoop(std::stop_token stop) {
   RepeatedTrouble gateways("keeping this host's gateways");
   const DriverDependencies& deps = driver_->dependencies();
   auto lastRefresh = std::chrono::steady_clock::now();
+  auto lastMtuCheck = lastRefresh;
+  RepeatedTrouble mtu("following the underlay's MTU");
   while (sleepFor(stop, config_.tunnelInterval)) {
     auto changed = driver_->reconcileTunnels();
     tunnels.report(changed ? Result<void>{} : std::unexpected(changed.error()));
@@ -434,6 +436,11 @@ void Reconciler::tickLoop(std::stop_token stop) {
       lastRefresh = std::chrono::steady_clock::now();
       host.report(deps.catalog->announce(config_.vtepIp));
     }
+    if (config_.overlayMtuSource &&
+        std::chrono::steady_clock::now() - lastMtuCheck >= config_.hostRefresh) {
+      lastMtuCheck = std::chrono::steady_clock::now();
+      mtu.report(followOverlayMtu());
+    }
   }
 }
 
@@ -444,6 +451,20 @@ Result<void> Reconciler::reconcileGateways() {
   for (const auto& line : report.changes) spdlog::info("{}", line);
   if (report.failures.empty()) return {};
   return makeError(ErrorCode::Unavailable, fmt::format("{}", fmt::join(report.failures, "; ")));
+}
+
+Result<void> Reconciler::followOverlayMtu() {
+  const std::optional<MtuReading> reading = config_.overlayMtuSource();
+  if (!reading || reading->mtu == 0 || reading->mtu == driver_->overlayMtu()) return {};
+  spdlog::info("overlay MTU {} -> {} ({}): new and wired endpoints and the gateways follow",
+               driver_->overlayMtu(), reading->mtu, reading->reason);
+  if (gateways_) gateways_->setMtu(reading->mtu);
+  const std::vector<Error> failures = driver_->changeOverlayMtu(reading->mtu);
+  if (failures.empty()) return {};
+  std::vector<std::string> lines;
+  for (const auto& failure : failures) lines.push_back(failure.message);
+  return makeError(ErrorCode::Unavailable,
+                   fmt::format("setting MTU {}: {}", reading->mtu, fmt::join(lines, "; ")));
 }
 
 void Reconciler::start() {

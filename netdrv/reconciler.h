@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -14,6 +15,12 @@
 #include "netdrv/gateway.h"
 
 namespace ovsplane::netdrv {
+
+/** An overlay MTU and where it came from ("br-phy MTU 1460 - 50"). */
+struct MtuReading {
+  uint32_t mtu = 0;
+  std::string reason;
+};
 
 struct ReconcilerConfig {
   /** A network-only container or an address that no app container claims, and that this
@@ -28,6 +35,9 @@ struct ReconcilerConfig {
   std::chrono::milliseconds hostRefresh{std::chrono::seconds(5)};
   /** This host's tunnel endpoint; empty: the host does not register (single host). */
   std::string vtepIp;
+  /** Reads the overlay MTU the underlay allows now (`--mtu auto`), every hostRefresh; a change
+   *  reaches new wirings, the wired veths and the gateways. Empty: the MTU is fixed. */
+  std::function<std::optional<MtuReading>()> overlayMtuSource;
 };
 
 /** What one pass changed (or, dry, would change), one line each, and what failed. */
@@ -79,6 +89,8 @@ class Reconciler {
   bool sleepFor(std::stop_token& stop, std::chrono::milliseconds span);
   /** One gateway pass over this host's networks; the failures joined. */
   Result<void> reconcileGateways();
+  /** Follows the overlay MTU source (a changed underlay). */
+  Result<void> followOverlayMtu();
 
   ReconcilerConfig config_;
   std::shared_ptr<Driver> driver_;

@@ -281,6 +281,22 @@ TEST_F(DriverTest, TheFirstAttachChoosesNatAndLaterOnesKeepIt) {
   EXPECT_EQ(spec.localMtu, 1450U);
 }
 
+TEST_F(DriverTest, ANewOverlayMtuReachesWiredEndpointsAndNewOnes) {
+  auto first = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "a");
+  ASSERT_TRUE(first.has_value() && first->has_value());
+  const Endpoint wired = driver_->endpoints().front();
+  ASSERT_NE(wired.wiredPid, 0);
+  EXPECT_TRUE(driver_->changeOverlayMtu(1350).empty());
+  EXPECT_EQ(driver_->overlayMtu(), 1350U);
+  EXPECT_EQ(netlink_->mtus.at("host/" + wired.hostVeth), 1350U);
+  EXPECT_EQ(netlink_->mtus.at(NamespaceRef::ofPid(wired.wiredPid).path() + "/eth0"), 1350U);
+  auto second = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "b");
+  ASSERT_TRUE(second.has_value() && second->has_value());
+  for (const auto& [name, link] : netlink_->links)
+    EXPECT_EQ(link.first.mtu, name == wired.hostVeth ? 1450U : 1350U);
+  EXPECT_EQ(ovs_->bridgeSpecs.at(bridgeName(4096)).localMtu, 1350U);
+}
+
 TEST_F(DriverTest, RollbackAfterDockerRefusedTheCreate) {
   auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
   ASSERT_TRUE(attached.has_value());

@@ -146,7 +146,13 @@ class FakeNetlink final : public Netlink, public FailureSwitch {
     std::scoped_lock lock(mutex);
     return links.contains(std::string(name));
   }
-  Result<uint32_t> linkMtu(std::string_view) override { return 1500U; }
+  /** What linkMtu() reports per link (1500 for others). */
+  std::map<std::string, uint32_t> linkMtus;
+  Result<uint32_t> linkMtu(std::string_view name) override {
+    std::scoped_lock lock(mutex);
+    auto it = linkMtus.find(std::string(name));
+    return it == linkMtus.end() ? 1500U : it->second;
+  }
   /** listLinks() sees none of the host ends (a process in another network namespace). */
   bool hostEndsElsewhere = false;
   Result<std::vector<std::string>> listLinks(std::string_view prefix) override {
@@ -183,6 +189,15 @@ class FakeNetlink final : public Netlink, public FailureSwitch {
     const bool changed = addresses[std::string(name)] != wanted;
     addresses[std::string(name)] = wanted;
     return changed;
+  }
+  /** setLinkMtu() calls: "<namespace path or host>/<link>" -> MTU. */
+  std::map<std::string, uint32_t> mtus;
+  Result<void> setLinkMtu(const std::optional<NamespaceRef>& ns, std::string_view name,
+                          uint32_t mtu) override {
+    if (fails("setLinkMtu")) return failure("setLinkMtu");
+    std::scoped_lock lock(mutex);
+    mtus[(ns ? ns->path() : std::string("host")) + "/" + std::string(name)] = mtu;
+    return {};
   }
   Result<bool> flushAddresses(std::string_view name) override {
     std::scoped_lock lock(mutex);

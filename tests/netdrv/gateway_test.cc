@@ -57,6 +57,7 @@ class GatewaysTest : public ::testing::Test {
   /** ovs-vswitchd made bridge `vni`'s LOCAL port with MAC `mac` (the gateway's by default). */
   void bridgeUp(uint32_t vni, std::optional<std::array<uint8_t, 6>> mac = std::nullopt) {
     netlink_->gatewayMacs[bridgeName(vni)] = mac.value_or(gatewayMac(vni));
+    netlink_->linkMtus[bridgeName(vni)] = 1400;
   }
 };
 
@@ -129,6 +130,17 @@ TEST_F(GatewaysTest, ABridgeWithAnotherMacIsGivenTheGatewaysFirst) {
   EXPECT_EQ(spec.datapath, ovsdb::DatapathType::Netdev);
   EXPECT_EQ(spec.externalIds.at("ovsplane-vni"), "4096");
   EXPECT_TRUE(netlink_->addresses.empty()) << "the address waits until the MAC is the gateway's";
+}
+
+TEST_F(GatewaysTest, ANewOverlayMtuReachesTheGatewayPort) {
+  bridgeUp(4096);
+  gateways_.reconcile({network("10.0.6.1/24", 4096)});
+  EXPECT_FALSE(ovs_->bridgeSpecs.contains("ovpbr4096")) << "MAC and MTU right: nothing to ask";
+  gateways_.setMtu(1350);
+  auto report = gateways_.reconcile({network("10.0.6.1/24", 4096)});
+  ASSERT_TRUE(ovs_->bridgeSpecs.contains("ovpbr4096"));
+  EXPECT_EQ(ovs_->bridgeSpecs["ovpbr4096"].localMtu, 1350U);
+  EXPECT_EQ(netlink_->addresses["ovpbr4096"], "10.0.6.1/24") << "the MAC is right: no wait";
 }
 
 TEST_F(GatewaysTest, OneFailingStepIsReportedAndTheRestStillHappens) {
