@@ -245,13 +245,7 @@ void Driver::addPlug(ovsdb::SwitchChanges& changes, const Endpoint& endpoint,
                      const std::vector<PeerHost>& peers) const {
   const std::string bridge = bridgeName(endpoint.vni);
   const std::string cidr = endpoint.subnet.toString();
-  changes.ensureBridge(
-      {.name = bridge,
-       .datapath = config_.datapath,
-       .externalIds = {{"ovsplane-network", cidr}, {"ovsplane-vni", std::to_string(endpoint.vni)}},
-       .hwaddr = gatewayMacString(endpoint.vni),
-       .localMtu = overlayMtu(),
-       .localProtected = true});
+  changes.ensureBridge(networkBridge(cidr, endpoint.vni, config_.datapath, overlayMtu()));
   for (const PeerHost& peer : peers) {
     changes.ensureVxlanPort(bridge, tunnelPortName(endpoint.vni, peer.vtepIp), peer.vtepIp,
                             endpoint.vni, {{"ovsplane-peer", peer.name}});

@@ -43,31 +43,25 @@ void Gateways::reconcileOne(const NetworkInfo& network, Report& report) {
         fmt::format("gateway {} on {}: {}: {}", gateway, bridge, what, error.message));
   };
   const auto wantedMac = gatewayMac(network.vni);
-  auto mac = deps_.netlink->linkMac(bridge);
-  if (!mac) {
+  auto port = deps_.netlink->linkInfo(bridge);
+  if (!port) {
     // The bridge is not there yet (ovs-vswitchd has not made its port): the next pass.
-    if (mac.error().code != ErrorCode::NotFound) fail("reading its MAC", mac.error());
+    if (port.error().code != ErrorCode::NotFound) fail("reading its port", port.error());
     return;
   }
-  auto mtu = deps_.netlink->linkMtu(bridge);
-  if (*mac != wantedMac || (mtu && *mtu != config_.mtu)) {
+  if (port->mac != wantedMac || port->mtu != config_.mtu) {
     // A bridge made before gateways existed, other_config:hwaddr lost, or the overlay MTU
     // changed: shape its LOCAL port.
     ovsdb::SwitchChanges changes;
-    changes.ensureBridge({.name = bridge,
-                          .datapath = config_.datapath,
-                          .externalIds = {{"ovsplane-network", network.subnet.toString()},
-                                          {"ovsplane-vni", std::to_string(network.vni)}},
-                          .hwaddr = gatewayMacString(network.vni),
-                          .localMtu = config_.mtu,
-                          .localProtected = true});
+    changes.ensureBridge(
+        networkBridge(network.subnet.toString(), network.vni, config_.datapath, config_.mtu));
     if (auto applied = deps_.ovs->apply(changes); !applied) {
-      fail("setting its MAC", applied.error());
+      fail("setting its MAC and MTU", applied.error());
     } else {
       report.changes.push_back(fmt::format("gateway MAC {} and MTU {} asked of {}",
                                            gatewayMacString(network.vni), config_.mtu, bridge));
     }
-    if (*mac != wantedMac) return;  // the address follows once the port has the MAC
+    if (port->mac != wantedMac) return;  // the address follows once the port has the MAC
   }
   auto flows = deps_.flows->ensure(ovsdb::GatewayFlowSpec{
       .bridge = bridge, .vni = network.vni, .mac = wantedMac, .ip = network.subnet.gateway()});

@@ -87,40 +87,37 @@ class NftablesFirewall final : public HostFirewall {
     // Forwarding first on every call (one read): someone may turn it off again.
     Result<void> forwarding{};
     if (!plan.natNetworks.empty()) forwarding = enableForwarding();
-    if (applied_ && wanted == appliedRuleset_ && current == appliedListing_) {
+    if (wanted == appliedRuleset_ && current == appliedListing_) {
       if (!forwarding) return std::unexpected(forwarding.error());
       return false;
     }
-    if (wanted.empty()) {
-      applied_ = true;
-      appliedRuleset_.clear();
-      appliedListing_.clear();
-      if (!listing) return false;  // no table, none wanted
-      if (auto removed = nft.run(fmt::format("delete table {}", kTable)); !removed) {
-        return std::unexpected(removed.error());
-      }
-      return true;
-    } else {
-      // Create-if-missing, then replace as a whole: one transaction, never a table half-made.
-      const std::string commands =
-          fmt::format("table {0} {{}}\ndelete table {0}\n{1}", kTable, wanted);
+    // Create-if-missing, then replace as a whole: one transaction, never a table half-made. No
+    // table wanted: deleted, when there is one.
+    std::string commands;
+    if (!wanted.empty()) {
+      commands = fmt::format("table {0} {{}}\ndelete table {0}\n{1}", kTable, wanted);
+    } else if (listing) {
+      commands = fmt::format("delete table {}", kTable);
+    }
+    if (!commands.empty()) {
       if (auto written = nft.run(commands); !written) {
         return std::unexpected(written.error());
       }
     }
-    auto after = nft.run(fmt::format("list table {}", kTable));
-    applied_ = true;
     appliedRuleset_ = wanted;
-    appliedListing_ = after ? *after : "";
+    appliedListing_.clear();
+    if (!wanted.empty()) {
+      auto after = nft.run(fmt::format("list table {}", kTable));
+      if (after) appliedListing_ = *after;
+    }
     if (!forwarding) return std::unexpected(forwarding.error());
-    return true;
+    return !commands.empty();
   }
 
  private:
   std::mutex mutex_;
-  bool applied_ = false;
-  std::string appliedRuleset_;
-  std::string appliedListing_;  // what `list table` printed right after
+  std::string appliedRuleset_;  // "" before the first apply, as for an empty plan
+  std::string appliedListing_;  // what `list table` printed right after ("": no table)
 };
 
 }  // namespace

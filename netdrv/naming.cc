@@ -53,6 +53,17 @@ std::string gatewayMacString(uint32_t vni) {
 
 std::string bridgeName(uint32_t vni) { return fmt::format("ovpbr{}", vni); }
 
+ovsdb::BridgeSpec networkBridge(const std::string& cidr, uint32_t vni, ovsdb::DatapathType datapath,
+                                uint32_t mtu) {
+  return ovsdb::BridgeSpec{
+      .name = bridgeName(vni),
+      .datapath = datapath,
+      .externalIds = {{"ovsplane-network", cidr}, {"ovsplane-vni", std::to_string(vni)}},
+      .hwaddr = gatewayMacString(vni),
+      .localMtu = mtu,
+      .localProtected = true};
+}
+
 std::string tunnelPortName(uint32_t vni, std::string_view remoteIp) {
   const uint64_t hash = stableHash(fmt::format("{}/{}", vni, remoteIp));
   return fmt::format("ovt{:012x}", hash & 0xffffffffffffULL);

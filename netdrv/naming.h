@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "ovsdb/switch.h"
+
 namespace ovsplane::netdrv {
 
 /** Linux interface names are at most 15 characters (IFNAMSIZ - 1). */
@@ -28,6 +30,11 @@ EndpointNames endpointNames(std::string_view endpointId);
 
 /** The OVS bridge of a network: "ovpbr" + VNI in decimal (at most 13 characters). */
 std::string bridgeName(uint32_t vni);
+
+/** The bridge of network `cidr`/`vni` as ovsplane makes it: its LOCAL port is the network's
+ *  gateway (gatewayMac(vni), `mtu`, protected like the tunnels). */
+ovsdb::BridgeSpec networkBridge(const std::string& cidr, uint32_t vni, ovsdb::DatapathType datapath,
+                                uint32_t mtu);
 
 /** The gateway MAC of network `vni`, the same on every host: 02:6f:76 + the 24-bit VNI. */
 std::array<uint8_t, 6> gatewayMac(uint32_t vni);

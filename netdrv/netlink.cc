@@ -266,6 +266,32 @@ Result<void> deleteAddress(nl_sock* sock, int ifindex, const LinkAddress& addres
   return {};
 }
 
+/** What pruneAddresses() did. */
+struct Pruned {
+  bool removed = false;  ///< it deleted at least one address
+  bool kept = false;     ///< `keep` was there (and stays)
+};
+/** Deletes every IPv4 address of link `ifindex` but `keep` (none: all of them). */
+Result<Pruned> pruneAddresses(nl_sock* sock, int ifindex, std::string_view linkName,
+                              std::optional<LinkAddress> keep) {
+  auto current = ipv4AddressesOf(sock, ifindex);
+  if (!current) {
+    return std::unexpected(current.error());
+  }
+  Pruned pruned;
+  for (const LinkAddress& held : *current) {
+    if (keep && held.address == keep->address && held.prefixLength == keep->prefixLength) {
+      pruned.kept = true;
+      continue;
+    }
+    if (auto removed = deleteAddress(sock, ifindex, held, linkName); !removed) {
+      return std::unexpected(removed.error());
+    }
+    pruned.removed = true;
+  }
+  return pruned;
+}
+
 /** Inside the container namespace: rename, MAC, MTU, up, address, default route, lo up. */
 Result<void> configureInside(nl_sock* sock, const VethSpec& spec) {
   auto peer = getLink(sock, spec.peerName);
@@ -368,7 +394,7 @@ class LinuxNetlink final : public Netlink {
     return true;
   }
 
-  Result<uint32_t> linkMtu(std::string_view name) override {
+  Result<LinkInfo> linkInfo(std::string_view name) override {
     auto sock = openRouteSocket();
     if (!sock) {
       return std::unexpected(sock.error());
@@ -377,7 +403,13 @@ class LinuxNetlink final : public Netlink {
     if (!link) {
       return std::unexpected(link.error());
     }
-    return rtnl_link_get_mtu(link->get());
+    LinkInfo info;
+    info.mtu = rtnl_link_get_mtu(link->get());
+    nl_addr* addr = rtnl_link_get_addr(link->get());
+    if (addr != nullptr && nl_addr_get_len(addr) == info.mac.size()) {
+      std::memcpy(info.mac.data(), nl_addr_get_binary_addr(addr), info.mac.size());
+    }
+    return info;
   }
 
   Result<std::vector<std::string>> listLinks(std::string_view prefix) override {
@@ -412,23 +444,6 @@ class LinuxNetlink final : public Netlink {
     return true;
   }
 
-  Result<std::array<uint8_t, 6>> linkMac(std::string_view name) override {
-    auto sock = openRouteSocket();
-    if (!sock) {
-      return std::unexpected(sock.error());
-    }
-    auto link = getLink(sock->get(), name);
-    if (!link) {
-      return std::unexpected(link.error());
-    }
-    std::array<uint8_t, 6> mac{};
-    nl_addr* addr = rtnl_link_get_addr(link->get());
-    if (addr != nullptr && nl_addr_get_len(addr) == mac.size()) {
-      std::memcpy(mac.data(), nl_addr_get_binary_addr(addr), mac.size());
-    }
-    return mac;
-  }
-
   Result<bool> ensureSoleAddress(std::string_view name, ipam::Ipv4Address address,
                                  int prefixLength) override {
     auto sock = openRouteSocket();
@@ -440,29 +455,19 @@ class LinuxNetlink final : public Netlink {
       return std::unexpected(link.error());
     }
     const int ifindex = rtnl_link_get_ifindex(link->get());
-    auto current = ipv4AddressesOf(sock->get(), ifindex);
-    if (!current) {
-      return std::unexpected(current.error());
+    auto pruned =
+        pruneAddresses(sock->get(), ifindex, name, LinkAddress{address.value(), prefixLength});
+    if (!pruned) {
+      return std::unexpected(pruned.error());
     }
-    bool changed = false;
-    bool present = false;
-    for (const LinkAddress& held : *current) {
-      if (held.address == address.value() && held.prefixLength == prefixLength) {
-        present = true;
-        continue;
-      }
-      if (auto removed = deleteAddress(sock->get(), ifindex, held, name); !removed) {
-        return std::unexpected(removed.error());
-      }
-      changed = true;
-    }
+    bool changed = pruned->removed;
     if ((rtnl_link_get_flags(link->get()) & IFF_UP) == 0) {
       if (auto up = setUp(sock->get(), name); !up) {
         return std::unexpected(up.error());
       }
       changed = true;
     }
-    if (!present) {
+    if (!pruned->kept) {
       if (auto added = addAddress(sock->get(), ifindex, address, prefixLength, name); !added) {
         return std::unexpected(added.error());
       }
@@ -505,17 +510,11 @@ class LinuxNetlink final : public Netlink {
       if (link.error().code == ErrorCode::NotFound) return false;
       return std::unexpected(link.error());
     }
-    const int ifindex = rtnl_link_get_ifindex(link->get());
-    auto current = ipv4AddressesOf(sock->get(), ifindex);
-    if (!current) {
-      return std::unexpected(current.error());
+    auto pruned = pruneAddresses(sock->get(), rtnl_link_get_ifindex(link->get()), name, {});
+    if (!pruned) {
+      return std::unexpected(pruned.error());
     }
-    for (const LinkAddress& held : *current) {
-      if (auto removed = deleteAddress(sock->get(), ifindex, held, name); !removed) {
-        return std::unexpected(removed.error());
-      }
-    }
-    return !current->empty();
+    return pruned->removed;
   }
 
  private:

@@ -46,6 +46,12 @@ struct VethSpec {
   bool disableTxChecksum = false;
 };
 
+/** What linkInfo() reads of a link. */
+struct LinkInfo {
+  std::array<uint8_t, 6> mac{};  ///< all zero when the link has no 6-byte address
+  uint32_t mtu = 0;
+};
+
 /**
  * Host networking through rtnetlink (libnl-3 route). The "host" namespace is the namespace of
  * the calling thread; the container namespace is entered only by short-lived private threads,
@@ -70,16 +76,15 @@ class Netlink {
   /** Whether a link of that name exists in the caller's namespace. */
   virtual Result<bool> linkExists(std::string_view name) = 0;
 
-  /** The MTU of a link in the caller's namespace (for the underlay: overlay = underlay - 50). */
-  virtual Result<uint32_t> linkMtu(std::string_view name) = 0;
+  /** The MAC and MTU of a link in the caller's namespace, one read. NotFound when there is no
+   *  such link. */
+  virtual Result<LinkInfo> linkInfo(std::string_view name) = 0;
 
   /** The names of the caller's namespace's links that start with `prefix` (one dump). */
   virtual Result<std::vector<std::string>> listLinks(std::string_view prefix) = 0;
 
   /** Whether namespace `ns` has a link `name`. NotFound when the namespace is gone. */
   virtual Result<bool> linkExistsIn(const NamespaceRef& ns, std::string_view name) = 0;
-  /** The MAC address of a link in the caller's namespace. NotFound when there is no such link. */
-  virtual Result<std::array<uint8_t, 6>> linkMac(std::string_view name) = 0;
   /**
    * Makes link `name` of the caller's namespace hold `address`/`prefixLength` as its only IPv4
    * address, and be up (a network's gateway: the kernel adds the route to the subnet).

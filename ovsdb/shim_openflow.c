@@ -118,6 +118,13 @@ static void push(struct ovs_list* requests, struct ofpbuf* msg) {
   ovs_list_push_back(requests, &msg->list_node);
 }
 
+/* Queues the deletion of every flow carrying 'cookie'. */
+static void push_delete(struct vconn* vconn, uint64_t cookie, struct ovs_list* requests) {
+  struct match all;
+  match_init_catchall(&all);
+  push(requests, encode_flow_mod(vconn, OFPFC_DELETE, &all, 0, cookie, NULL));
+}
+
 /* The gateway flows, in the order they are added (see shim_openflow.h). */
 static void gateway_flow_mods(struct vconn* vconn, const struct ovsplane_gateway_flows* gw,
                               struct ovs_list* requests) {
@@ -182,9 +189,7 @@ int ovsplane_of_ensure_gateway_flows(const char* target, const struct ovsplane_g
   /* Missing (ovs-vswitchd restarted, someone deleted flows) or more than ours: replace the set. */
   struct ovs_list requests;
   ovs_list_init(&requests);
-  struct match all;
-  match_init_catchall(&all);
-  push(&requests, encode_flow_mod(vconn, OFPFC_DELETE, &all, 0, gw->cookie, NULL));
+  push_delete(vconn, gw->cookie, &requests);
   gateway_flow_mods(vconn, gw, &requests);
   rc = transact(vconn, &requests, target, err, err_len);
   vconn_close(vconn);
@@ -201,9 +206,7 @@ int ovsplane_of_delete_flows(const char* target, uint64_t cookie, int timeout_ms
   }
   struct ovs_list requests;
   ovs_list_init(&requests);
-  struct match all;
-  match_init_catchall(&all);
-  push(&requests, encode_flow_mod(vconn, OFPFC_DELETE, &all, 0, cookie, NULL));
+  push_delete(vconn, cookie, &requests);
   rc = transact(vconn, &requests, target, err, err_len);
   vconn_close(vconn);
   return rc;

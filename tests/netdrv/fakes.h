@@ -146,13 +146,8 @@ class FakeNetlink final : public Netlink, public FailureSwitch {
     std::scoped_lock lock(mutex);
     return links.contains(std::string(name));
   }
-  /** What linkMtu() reports per link (1500 for others). */
+  /** What linkInfo() reports as a link's MTU (1500 for others). */
   std::map<std::string, uint32_t> linkMtus;
-  Result<uint32_t> linkMtu(std::string_view name) override {
-    std::scoped_lock lock(mutex);
-    auto it = linkMtus.find(std::string(name));
-    return it == linkMtus.end() ? 1500U : it->second;
-  }
   /** listLinks() sees none of the host ends (a process in another network namespace). */
   bool hostEndsElsewhere = false;
   Result<std::vector<std::string>> listLinks(std::string_view prefix) override {
@@ -169,14 +164,15 @@ class FakeNetlink final : public Netlink, public FailureSwitch {
   std::set<std::string> emptyNamespaces;
   /** Addresses ensureSoleAddress() put on links (gateways), by link name. */
   std::map<std::string, std::string> addresses;
-  Result<std::array<uint8_t, 6>> linkMac(std::string_view name) override {
+  Result<LinkInfo> linkInfo(std::string_view name) override {
     std::scoped_lock lock(mutex);
     if (!gatewayMacs.contains(std::string(name))) {
       return makeError(ErrorCode::NotFound, "no link " + std::string(name));
     }
-    return gatewayMacs[std::string(name)];
+    auto mtu = linkMtus.find(std::string(name));
+    return LinkInfo{gatewayMacs[std::string(name)], mtu == linkMtus.end() ? 1500U : mtu->second};
   }
-  /** Links linkMac() knows (bridges' LOCAL ports, as the test says ovs-vswitchd made them). */
+  /** Links linkInfo() knows (bridges' LOCAL ports, as the test says ovs-vswitchd made them). */
   std::map<std::string, std::array<uint8_t, 6>> gatewayMacs;
   Result<bool> ensureSoleAddress(std::string_view name, ipam::Ipv4Address address,
                                  int prefixLength) override {

@@ -148,7 +148,7 @@ TEST_F(NetlinkTest, RewiringIsIdempotentAndDeleteRemovesBothEnds) {
   EXPECT_EQ(ipJson(*c1_, {"link", "show", "type", "veth"}).size(), 1U);
   EXPECT_EQ(ipJson(*host_, {"link", "show", "type", "veth"}).size(), 1U);
   EXPECT_TRUE(onHost([&] { return netlink_->linkExists(spec.hostName); }).value());
-  EXPECT_EQ(onHost([&] { return netlink_->linkMtu(spec.hostName); }).value(), 1400U);
+  EXPECT_EQ(onHost([&] { return netlink_->linkInfo(spec.hostName); }).value().mtu, 1400U);
 
   for (int i = 0; i < 2; ++i) {
     auto deleted = onHost([&] { return netlink_->deleteLink(spec.hostName); });
@@ -257,9 +257,9 @@ TEST_F(NetlinkTest, AGatewayHoldsItsOneAddressIdempotently) {
   auto route = host_->run({"ip", "route", "get", "10.30.0.77"});
   EXPECT_NE(route.output.find("dev gw0"), std::string::npos) << route.output;
 
-  auto mac = onHost([&] { return netlink_->linkMac("gw0"); });
-  ASSERT_TRUE(mac.has_value());
-  EXPECT_EQ(*mac, (std::array<uint8_t, 6>{0x02, 0x6f, 0x76, 0x00, 0x00, 0x07}));
+  auto info = onHost([&] { return netlink_->linkInfo("gw0"); });
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->mac, (std::array<uint8_t, 6>{0x02, 0x6f, 0x76, 0x00, 0x00, 0x07}));
 
   auto flushed = onHost([&] { return netlink_->flushAddresses("gw0"); });
   ASSERT_TRUE(flushed.has_value());
