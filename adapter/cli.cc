@@ -253,6 +253,12 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                     isProxy ? "Also serve the hook API here (unix:/path or tcp:IP:PORT)"
                             : "unix:/path or tcp:IP:PORT (repeatable)")
         ->envname("OVSPLANE_LISTEN");
+    cmd->add_option("--plugin-listen", daemon.pluginListen,
+                    "Serve Docker's network-plugin protocol here (docker network create -d "
+                    "ovsplane --ipam-driver ovsplane): a unix:/path where dockerd looks for "
+                    "plugins, or none")
+        ->envname("OVSPLANE_PLUGIN_LISTEN")
+        ->capture_default_str();
     cmd->add_option("--adapter-path", daemon.adapterPath, "HTTP path of the hook endpoint")
         ->capture_default_str();
     cmd->add_option("--ovsdb", daemon.ovsdb, "Open vSwitch database remote")

@@ -16,6 +16,7 @@
 
 #include "adapter/hook_service.h"
 #include "adapter/http/server.h"
+#include "adapter/plugin_service.h"
 #include "adapter/proxy.h"
 #include "adapter/proxy_config.h"
 #include "adapter/vtep.h"
@@ -23,6 +24,7 @@
 #include "netdrv/driver.h"
 #include "netdrv/gateway.h"
 #include "netdrv/host_firewall.h"
+#include "netdrv/plugin_driver.h"
 #include "netdrv/reconciler.h"
 #include "netdrv/seams.h"
 #include "ovsdb/openflow.h"
@@ -169,7 +171,17 @@ int runDaemon(const DaemonConfig& config) {
 
   auto listen = parseListenFlags(config.listen, "--listen");
   auto proxyListen = parseListenFlags(config.proxyListen, "--proxy-listen");
-  if (!listen || !proxyListen) return 2;
+  const bool servePlugin = !config.pluginListen.empty() && config.pluginListen != "none";
+  auto pluginListen =
+      parseListenFlags(servePlugin ? std::vector{config.pluginListen} : std::vector<std::string>{},
+                       "--plugin-listen");
+  if (!listen || !proxyListen || !pluginListen) return 2;
+  if (servePlugin && pluginListen->front().kind != ListenAddress::Kind::Unix) {
+    std::cerr << "ovsplane: --plugin-listen " << config.pluginListen
+              << ": dockerd finds plugins on unix sockets only (unix:/run/docker/plugins/"
+                 "ovsplane.sock)\n";
+    return 2;
+  }
   // TCP is unauthenticated unless the proxy verifies client certificates: anyone who reaches
   // the Docker API is root on the host, anyone who reaches the hook API can cut a container's
   // network. Refused unless the operator says --insecure-tcp (then a warning).
@@ -289,6 +301,25 @@ int runDaemon(const DaemonConfig& config) {
   }
   std::vector<std::string> bound;
   for (const auto& address : server.addresses()) bound.push_back(address.toString());
+  std::unique_ptr<HttpServer> pluginServer;
+  if (servePlugin) {
+    auto plugin = std::make_shared<netdrv::PluginDriver>(driver);
+    if (auto learned = plugin->learnNetworks(kPluginName); !learned) {
+      spdlog::warn("Docker's ovsplane networks: {} (their MTU options are read again when "
+                   "Docker creates them)",
+                   learned.error().message);
+    }
+    auto calls = std::make_shared<PluginService>(plugin, service->metrics());
+    // Only dockerd (root) calls it: no group access.
+    pluginServer = std::make_unique<HttpServer>(
+        HttpServerOptions{.listen = *pluginListen, .unixSocketMode = 0600},
+        [calls](const HttpRequestView& request) { return calls->handle(request); });
+    if (auto started = pluginServer->start(); !started) {
+      std::cerr << "ovsplane: " << started.error() << "\n";
+      return 1;
+    }
+    spdlog::info("Docker network plugin {} on {}", kPluginName, config.pluginListen);
+  }
 
   std::unique_ptr<DockerProxy> proxy;
   if (!config.proxyListen.empty()) {
@@ -334,6 +365,7 @@ int runDaemon(const DaemonConfig& config) {
   sigwait(&stopSignals, &signalNumber);
   spdlog::info("ovsplane adapter: signal {} received, finishing in-flight hooks", signalNumber);
   if (proxy) proxy->stop();  // requests with hooks in flight finish first (bounded)
+  if (pluginServer) pluginServer->stop(std::chrono::seconds(30));
   server.stop(std::chrono::seconds(30));
   if (!driver->drainAttaches(std::chrono::seconds(20))) {
     spdlog::warn("attaches still running at exit: the next start's reconciliation collects them");

@@ -22,6 +22,9 @@ namespace ovsplane::adapter {
 /** Settings of `ovsplane adapter` (flags and environment; see the README). */
 struct DaemonConfig {
   std::vector<std::string> listen = {"unix:/run/ovsplane/adapter.sock"};
+  /** Docker's network-plugin protocol (`-d ovsplane --ipam-driver ovsplane`): a unix socket
+   *  where dockerd discovers plugins; "none" (or empty): not served. */
+  std::string pluginListen = "unix:/run/docker/plugins/ovsplane.sock";
   /** The Docker API proxy with the adapter built in (no HTTP hop); empty: no proxy. */
   std::vector<std::string> proxyListen;
   /** Powerstrip's adapters.yml for the proxy; empty: the built-in adapter's rules. */

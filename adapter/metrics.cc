@@ -10,6 +10,11 @@ void Metrics::countHook(const std::string& type, const std::string& route,
   ++hooks_[fmt::format("type=\"{}\",route=\"{}\",result=\"{}\"", type, route, result)];
 }
 
+void Metrics::countPluginCall(const std::string& method, const std::string& result) {
+  std::scoped_lock lock(mutex_);
+  ++pluginCalls_[fmt::format("method=\"{}\",result=\"{}\"", method, result)];
+}
+
 void Metrics::observeAttach(std::chrono::duration<double> elapsed) {
   std::scoped_lock lock(mutex_);
   const double seconds = elapsed.count();
@@ -32,6 +37,11 @@ std::string Metrics::render(const std::map<std::string, size_t>& addressesByNetw
   out += "# TYPE ovsplane_hooks_total counter\n";
   for (const auto& [labels, count] : hooks_) {
     out += fmt::format("ovsplane_hooks_total{{{}}} {}\n", labels, count);
+  }
+  out += "# HELP ovsplane_plugin_calls_total Calls of Docker's network-plugin protocol answered.\n";
+  out += "# TYPE ovsplane_plugin_calls_total counter\n";
+  for (const auto& [labels, count] : pluginCalls_) {
+    out += fmt::format("ovsplane_plugin_calls_total{{{}}} {}\n", labels, count);
   }
   out += "# HELP ovsplane_attach_seconds Time to attach a container to its network.\n";
   out += "# TYPE ovsplane_attach_seconds histogram\n";

@@ -19,6 +19,9 @@ class Metrics {
   void countHook(const std::string& type, const std::string& route, const std::string& result);
   /** An attach (pre-hook create with a CIDR) took `elapsed`. */
   void observeAttach(std::chrono::duration<double> elapsed);
+  /** A call of Docker's plugin protocol was answered: `method` "NetworkDriver.Join"...,
+   *  `result` "ok"/"error". */
+  void countPluginCall(const std::string& method, const std::string& result);
   /** An error of `kind` (e.g. "attach", "rollback", "ensure_wired", "detach"). */
   void countError(const std::string& kind);
 
@@ -32,6 +35,7 @@ class Metrics {
   mutable std::mutex mutex_;
   std::map<std::string, uint64_t> hooks_;   // rendered label set -> count
   std::map<std::string, uint64_t> errors_;  // kind -> count
+  std::map<std::string, uint64_t> pluginCalls_;  // rendered label set -> count
   std::array<uint64_t, kAttachBuckets.size()> attachBuckets_{};
   uint64_t attachCount_ = 0;
   double attachSum_ = 0;

@@ -357,7 +357,7 @@ host_up() {
   echo '{}' >"$d/daemon.json"
   # Proxies point at a dead port: even an accidental pull could not leave the machine.
   start_daemon "$h" dockerd env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
-    NO_PROXY= dockerd --config-file "$d/daemon.json" --data-root "$d/docker" \
+    NO_PROXY= $(dockerd_wrap "$h") dockerd --config-file "$d/daemon.json" --data-root "$d/docker" \
     --exec-root "$d/dexec" --pidfile "$d/docker.pid" -H "unix://$d/docker.sock" \
     --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
     --userland-proxy=false
@@ -375,6 +375,7 @@ host_up() {
     extra=(--proxy-listen "unix:$d/proxy.sock")
   fi
   local args=("$mode" --listen "unix:$d/adapter.sock" "${extra[@]}" --ovsdb "unix:$d/db.sock"
+    --plugin-listen "unix:$d/plugins/ovsplane.sock"
     --state-db "$state" --docker "unix://$d/docker.sock" --datapath netdev --host "h$h"
     "${hostflags[@]}" --log-level debug)
   if [ -n "${OVP_IMAGE:-}" ]; then
@@ -394,6 +395,17 @@ host_up() {
     wait_until 10 docker -H "unix://$d/proxy.sock" version || fail "the proxy of host $h did not answer"
   fi
   log "host $h up ($ns)"
+}
+
+# Each host's dockerd finds its own host's plugins: it runs in a private mount namespace where
+# $d/plugins is bound over /run/docker/plugins (Docker's one plugin directory; the machine's own
+# is never touched but for the empty mount point). Prints the wrapper, word-split by callers
+# (run paths hold no spaces).
+dockerd_wrap() {
+  local d
+  d=$(hdir "$1")
+  mkdir -p "$d/plugins" /run/docker/plugins
+  echo "unshare --mount --propagation private $OVP_ROOT/integration/bind_plugins.sh $d/plugins"
 }
 
 # Runs before dockerd is stopped (LIFO): remove containers; afterwards unmount leftovers.
@@ -555,7 +567,9 @@ daemon_start() {
   mapfile -t envs <"$d/$name.env"
   while [ -e "$d/$name.log.$n" ]; do n=$((n + 1)); done
   [ -f "$d/$name.log" ] && mv "$d/$name.log" "$d/$name.log.$n"
-  nsenter --net="/run/netns/$(hns "$h")" env "${envs[@]}" "$@" "${argv[@]}" >"$d/$name.log" 2>&1 </dev/null &
+  local wrap=()
+  [ "$name" = dockerd ] && read -ra wrap <<<"$(dockerd_wrap "$h")"
+  nsenter --net="/run/netns/$(hns "$h")" env "${envs[@]}" "$@" "${wrap[@]}" "${argv[@]}" >"$d/$name.log" 2>&1 </dev/null &
   pid=$!
   disown "$pid"  # no "Killed" job report when the sweep kills it (the shell still reaps it)
   echo "$pid" >"$d/$name.pid"

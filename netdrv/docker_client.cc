@@ -454,6 +454,42 @@ class DockerClient::Impl {
     return containerFromInspect(std::move(*object));
   }
 
+  Result<std::vector<RuntimeNetwork>> listNetworks(const std::string& driver) {
+    const json filters = {{"driver", json::array({driver})}};
+    auto reply = call(http::verb::get,
+                      fmt::format("/networks?filters={}", escape(filters.dump())), {200});
+    if (!reply) {
+      return std::unexpected(reply.error());
+    }
+    auto list = parseBody("list networks", *reply);
+    if (!list) {
+      return std::unexpected(list.error());
+    }
+    if (!list->is_array()) {
+      return makeError(ErrorCode::Unavailable,
+                       fmt::format("docker list networks ({}): not a list", display_));
+    }
+    std::vector<RuntimeNetwork> out;
+    for (const json& object : *list) {
+      if (!object.is_object()) continue;
+      RuntimeNetwork network;
+      network.id = jsonString(object, "Id");
+      network.name = jsonString(object, "Name");
+      network.driver = jsonString(object, "Driver");
+      if (const auto* internal = jsonMember(object, "Internal"); internal && internal->is_boolean()) {
+        network.internal = internal->get<bool>();
+      }
+      if (const auto* options = jsonMember(object, "Options"); options && options->is_object()) {
+        for (const auto& [key, value] : options->items()) {
+          if (value.is_string()) network.options[key] = value.get<std::string>();
+        }
+      }
+      // Docker filters by prefix of the driver name too: keep the exact ones.
+      if (network.driver == driver && !network.id.empty()) out.push_back(std::move(network));
+    }
+    return out;
+  }
+
   Result<std::vector<ContainerInfo>> listContainers(
       const std::map<std::string, std::string>& labels, bool all) {
     const std::string filters = labelFilter(labels, json::object());
@@ -694,6 +730,10 @@ Result<ContainerInfo> DockerClient::inspectContainer(const std::string& idOrName
 Result<std::vector<ContainerInfo>> DockerClient::listContainers(
     const std::map<std::string, std::string>& labelFilters, bool all) {
   return impl_->listContainers(labelFilters, all);
+}
+
+Result<std::vector<RuntimeNetwork>> DockerClient::listNetworks(const std::string& driver) {
+  return impl_->listNetworks(driver);
 }
 
 Result<bool> DockerClient::imageExists(const std::string& ref) { return impl_->imageExists(ref); }

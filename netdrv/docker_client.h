@@ -14,6 +14,7 @@
 #include "common/host_port.h"
 #include "netdrv/docker_replies.h"
 #include "netdrv/error.h"
+#include "netdrv/seams.h"
 
 namespace ovsplane::netdrv {
 
@@ -113,6 +114,10 @@ class DockerClient {
    *  entries fill id, name, running, labels, networkMode and raw only. */
   Result<std::vector<ContainerInfo>> listContainers(
       const std::map<std::string, std::string>& labelFilters, bool all);
+
+  /** GET /networks filtered by driver: every network of driver `driver` (exactly), with its
+   *  name, `--internal` and driver options. */
+  Result<std::vector<RuntimeNetwork>> listNetworks(const std::string& driver);
 
   /** GET /images/{ref}/json: whether the image is present locally. */
   Result<bool> imageExists(const std::string& ref);

@@ -14,8 +14,6 @@
 #include "netdrv/naming.h"
 
 namespace ovsplane::netdrv {
-namespace {
-
 Error fromIpam(const ipam::Error& error) {
   switch (error.code) {
     case ipam::ErrorCode::InvalidArgument:
@@ -31,6 +29,8 @@ Error fromIpam(const ipam::Error& error) {
   }
   return Error{ErrorCode::Unavailable, error.message};
 }
+
+namespace {
 
 std::string newEndpointId() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -241,24 +241,53 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   return std::optional<Attached>(Attached{std::move(patched), endpoint.id});
 }
 
-void Driver::addPlug(ovsdb::SwitchChanges& changes, const Endpoint& endpoint,
+namespace {
+/** The access port of a Powerstrip endpoint. */
+AccessPort accessPortOf(const Endpoint& endpoint) {
+  return AccessPort{.subnet = endpoint.subnet,
+                    .vni = endpoint.vni,
+                    .name = endpoint.hostVeth,
+                    .externalIds = {{"ovsplane-endpoint", endpoint.id},
+                                    {"ovsplane-network", endpoint.subnet.toString()},
+                                    {"ovsplane-ip", endpoint.ip.toString()},
+                                    {"attached-mac", endpoint.mac}}};
+}
+}  // namespace
+
+void Driver::addPlug(ovsdb::SwitchChanges& changes, const AccessPort& port,
                      const std::vector<PeerHost>& peers) const {
-  const std::string bridge = bridgeName(endpoint.vni);
-  const std::string cidr = endpoint.subnet.toString();
-  changes.ensureBridge(networkBridge(cidr, endpoint.vni, config_.datapath, overlayMtu()));
+  const std::string bridge = bridgeName(port.vni);
+  changes.ensureBridge(networkBridge(port.subnet.toString(), port.vni, config_.datapath,
+                                     overlayMtu()));
   for (const PeerHost& peer : peers) {
-    changes.ensureVxlanPort(bridge, tunnelPortName(endpoint.vni, peer.vtepIp), peer.vtepIp,
-                            endpoint.vni, {{"ovsplane-peer", peer.name}});
+    changes.ensureVxlanPort(bridge, tunnelPortName(port.vni, peer.vtepIp), peer.vtepIp, port.vni,
+                            {{"ovsplane-peer", peer.name}});
   }
   changes.ensurePort({.bridge = bridge,
-                      .name = endpoint.hostVeth,
+                      .name = port.name,
                       .type = "",
                       .options = {},
-                      .externalIds = {{"ovsplane-endpoint", endpoint.id},
-                                      {"ovsplane-network", cidr},
-                                      {"ovsplane-ip", endpoint.ip.toString()},
-                                      {"attached-mac", endpoint.mac}},
+                      .externalIds = port.externalIds,
                       .isProtected = false});
+}
+
+Result<void> Driver::plug(const AccessPort& port) {
+  auto peers = deps_.catalog->peers();
+  if (!peers) {
+    return std::unexpected(peers.error());
+  }
+  ovsdb::SwitchChanges changes;
+  addPlug(changes, port, *peers);
+  auto cfg = deps_.ovs->apply(changes);
+  if (!cfg) {
+    return std::unexpected(cfg.error());
+  }
+  if (config_.applyTimeout.count() > 0) {
+    if (auto applied = deps_.ovs->waitApplied(*cfg, config_.applyTimeout); !applied) {
+      return applied;
+    }
+  }
+  return {};
 }
 
 Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
@@ -275,21 +304,8 @@ Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
     return wired;
   }
   faultPoint("attach.veth");
-
-  auto peers = deps_.catalog->peers();
-  if (!peers) {
-    return std::unexpected(peers.error());
-  }
-  ovsdb::SwitchChanges changes;
-  addPlug(changes, endpoint, *peers);
-  auto cfg = deps_.ovs->apply(changes);
-  if (!cfg) {
-    return std::unexpected(cfg.error());
-  }
-  if (config_.applyTimeout.count() > 0) {
-    if (auto applied = deps_.ovs->waitApplied(*cfg, config_.applyTimeout); !applied) {
-      return applied;
-    }
+  if (auto plugged = plug(accessPortOf(endpoint)); !plugged) {
+    return plugged;
   }
   endpoint.wiredPid = pid;
   return {};
@@ -642,7 +658,7 @@ std::vector<Error> Driver::replug(const std::vector<Endpoint>& endpoints) {
   }
   std::map<uint32_t, ovsdb::SwitchChanges> byNetwork;
   for (const Endpoint& endpoint : endpoints) {
-    if (endpoint.vni != 0) addPlug(byNetwork[endpoint.vni], endpoint, *peers);
+    if (endpoint.vni != 0) addPlug(byNetwork[endpoint.vni], accessPortOf(endpoint), *peers);
   }
   for (auto& [vni, changes] : byNetwork) {
     auto applied = deps_.ovs->apply(changes);
@@ -695,8 +711,9 @@ std::set<uint32_t> Driver::localVnis(const std::vector<ovsdb::PortInfo>& owned) 
   // Networks with endpoints here, from OVS too: after a restart the driver remembers no
   // endpoint yet, and existing containers must keep their tunnels and gateways.
   for (const auto& port : owned) {
-    if (port.type.empty() && port.externalIds.contains("ovsplane-endpoint") &&
-        port.bridge.starts_with("ovpbr")) {
+    const bool endpointPort = port.externalIds.contains("ovsplane-endpoint") ||
+                              port.externalIds.contains("ovsplane-docker-endpoint");
+    if (port.type.empty() && endpointPort && port.bridge.starts_with("ovpbr")) {
       uint32_t vni = 0;
       const std::string_view digits = std::string_view(port.bridge).substr(5);
       if (std::from_chars(digits.data(), digits.data() + digits.size(), vni).ec == std::errc() &&

@@ -21,6 +21,9 @@
 
 namespace ovsplane::netdrv {
 
+/** An allocator error as the driver reports it (InvalidRequest, Conflict, Unavailable). */
+Error fromIpam(const ipam::Error& error);
+
 /** Labels ovsplane puts on containers. */
 namespace labels {
 inline constexpr const char* kRole = "ovsplane.role";          ///< "network" (network-only)
@@ -90,6 +93,14 @@ inline constexpr std::chrono::minutes kInFlightGrace{2};
 /** What a network-only container's labels say of its endpoint (no VNI, no app id): after a
  *  restart the driver learns its endpoints from them. nullopt unless they are complete. */
 std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net);
+
+/** A veth host end to plug into network `vni`'s bridge as an access port. */
+struct AccessPort {
+  ipam::Subnet subnet;
+  uint32_t vni = 0;
+  std::string name;                                ///< the host end of the veth
+  std::map<std::string, std::string> externalIds;  ///< who it belongs to
+};
 
 /** The driver's operations, as the adapter calls them (Driver below; test doubles). */
 class NetworkDriver {
@@ -195,6 +206,9 @@ class Driver final : public NetworkDriver {
    *  a wiped conf.db, a del-br), one transaction per network so that one bad network does not
    *  stop the others. Returns the errors, one per network that failed. */
   std::vector<Error> replug(const std::vector<Endpoint>& endpoints);
+  /** Plugs `port` into its network's bridge (made, with the tunnels to every live peer, when
+   *  missing): one transaction, then waits for ovs-vswitchd as configured. Idempotent. */
+  Result<void> plug(const AccessPort& port);
   /** Deletes an OVS port (missing is success); returns the next_cfg. */
   Result<int64_t> deletePort(const std::string& name);
   /** Releases the address `owner` holds in `subnet` (an orphan the reconciler found). */
@@ -217,8 +231,8 @@ class Driver final : public NetworkDriver {
   std::optional<Endpoint> findByApp(const std::string& appId) const;
   std::optional<Endpoint> recoverEndpoint(const RuntimeContainer& app);
   Result<void> wire(Endpoint& endpoint, pid_t pid);
-  /** Adds what plugs `endpoint` into OVS (bridge, tunnels to `peers`, access port). */
-  void addPlug(ovsdb::SwitchChanges& changes, const Endpoint& endpoint,
+  /** Adds what plugs `port` into OVS (bridge, tunnels to `peers`, access port). */
+  void addPlug(ovsdb::SwitchChanges& changes, const AccessPort& port,
                const std::vector<PeerHost>& peers) const;
   /** The app container carrying endpoint label `endpointId` (not the network-only one). */
   Result<std::optional<RuntimeContainer>> appOf(const std::string& endpointId);

@@ -373,6 +373,23 @@ class LinuxNetlink final : public Netlink {
     return wired;
   }
 
+  Result<void> createVeth(const VethSpec& spec) override {
+    auto sock = openRouteSocket();
+    if (!sock) {
+      return std::unexpected(sock.error());
+    }
+    if (auto cleared = deleteLinkIn(sock->get(), spec.hostName); !cleared) {
+      return cleared;
+    }
+    auto created = createPair(sock->get(), spec);
+    if (created) created = silenceArp(sock->get(), spec.hostName);
+    if (created) created = setUp(sock->get(), spec.hostName);
+    if (!created) {
+      (void)deleteLinkIn(sock->get(), spec.hostName);
+    }
+    return created;
+  }
+
   Result<void> deleteLink(std::string_view name) override {
     auto sock = openRouteSocket();
     if (!sock) {
@@ -518,10 +535,10 @@ class LinuxNetlink final : public Netlink {
   }
 
  private:
-  static Result<void> createAndConfigure(nl_sock* sock, const NamespaceSockets& inside,
-                                         const VethSpec& spec, const NamespaceRef& ns) {
-    // Both ends are created here first: the TX checksum flag is set on the container end while
-    // it is still reachable from this namespace (the flag survives the move).
+  /** Creates both ends of `spec`'s pair in the caller's namespace: the peer with its MAC and
+   *  MTU and, when asked, TX checksum off (set while it is reachable here: the flag survives a
+   *  move). Both down. */
+  static Result<void> createPair(nl_sock* sock, const VethSpec& spec) {
     LinkPtr veth(rtnl_link_veth_alloc());
     if (!veth) {
       return makeError(ErrorCode::Unavailable, "netlink: out of memory");
@@ -531,15 +548,23 @@ class LinuxNetlink final : public Netlink {
     rtnl_link* peer = rtnl_link_veth_get_peer(veth.get());
     rtnl_link_set_name(peer, spec.peerName.c_str());
     rtnl_link_set_mtu(peer, spec.mtu);
+    NlAddrPtr mac(nl_addr_build(AF_LLC, spec.mac.data(), spec.mac.size()));
+    rtnl_link_set_addr(peer, mac.get());
     rtnl_link_put(peer);
     if (int rc = rtnl_link_add(sock, veth.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0) {
       return netlinkError(
           fmt::format("netlink: create veth {} <-> {}", spec.hostName, spec.peerName), rc);
     }
     if (spec.disableTxChecksum) {
-      if (auto off = disableTxChecksum(spec.peerName); !off) {
-        return off;
-      }
+      return disableTxChecksum(spec.peerName);
+    }
+    return {};
+  }
+
+  static Result<void> createAndConfigure(nl_sock* sock, const NamespaceSockets& inside,
+                                         const VethSpec& spec, const NamespaceRef& ns) {
+    if (auto created = createPair(sock, spec); !created) {
+      return created;
     }
     {
       auto peerLink = getLink(sock, spec.peerName);

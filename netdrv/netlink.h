@@ -69,6 +69,14 @@ class Netlink {
    */
   virtual Result<void> wireContainer(const VethSpec& spec, const NamespaceRef& ns) = 0;
 
+  /**
+   * Creates the veth pair of `spec` in the caller's namespace for someone else to move (Docker,
+   * on the plugin path): the host end up and answering no ARP, the peer down with `spec.mac`,
+   * `spec.mtu` and, when asked, TX checksum off; address, route and containerName are not used.
+   * Idempotent as wireContainer (an existing host end is replaced); on failure nothing is left.
+   */
+  virtual Result<void> createVeth(const VethSpec& spec) = 0;
+
   /** Deletes a link of the caller's namespace (a veth takes its peer along). "Not found" is
    *  success. */
   virtual Result<void> deleteLink(std::string_view name) = 0;

@@ -10,6 +10,7 @@
 #include "common/fault_point.h"
 #include "common/wall_clock.h"
 #include "netdrv/naming.h"
+#include "netdrv/plugin_driver.h"
 
 namespace ovsplane::netdrv {
 namespace {
@@ -187,7 +188,9 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
     report.failures.push_back("addresses in the state database: " + addresses.error().message);
   } else {
     for (const HostAddress& address : *addresses) {
-      if (owners.contains(address.owner)) continue;
+      // Docker's own requests (the plugin path): Docker releases them, and after a crash the
+      // plugin's collection judges them against Docker's endpoints.
+      if (owners.contains(address.owner) || isDockerOwner(address.owner)) continue;
       if (address.createdMs > 0 && wallNow - address.createdMs < graceMs) continue;
       act(fmt::format("release address {} of {} (owner {}: no container)", address.ip.toString(),
                       address.subnet.toString(), address.owner),

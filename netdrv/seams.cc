@@ -148,6 +148,9 @@ class DockerRuntime final : public ContainerRuntime {
     for (const auto& info : *found) out.push_back(toRuntime(info));
     return out;
   }
+  Result<std::vector<RuntimeNetwork>> listNetworks(const std::string& driver) override {
+    return client_->listNetworks(driver);
+  }
   Result<std::string> ensurePauseImage() override {
     if (auto ensured = client_->ensurePauseImage(); !ensured)
       return std::unexpected(ensured.error());

@@ -38,6 +38,15 @@ struct RuntimeEvent {
   std::map<std::string, std::string> attributes;  ///< name, labels, oldName (rename)...
 };
 
+/** A Docker network as the plugin path needs to see it (GET /networks). */
+struct RuntimeNetwork {
+  std::string id;
+  std::string name;
+  std::string driver;
+  bool internal = false;
+  std::map<std::string, std::string> options;  ///< `-o key=value` (driver options)
+};
+
 /** The container engine (dockerd), as far as the driver uses it. Implementations are
  *  thread-safe. */
 class ContainerRuntime {
@@ -52,6 +61,8 @@ class ContainerRuntime {
   /** Every container (running or not) carrying all of `labels`. */
   virtual Result<std::vector<RuntimeContainer>> list(
       const std::map<std::string, std::string>& labels) = 0;
+  /** Every network of driver `driver`. */
+  virtual Result<std::vector<RuntimeNetwork>> listNetworks(const std::string& driver) = 0;
   /** Makes sure the network-only containers' image exists (imported locally, never pulled);
    *  returns its reference. */
   virtual Result<std::string> ensurePauseImage() = 0;

@@ -96,6 +96,16 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
     }
     return out;
   }
+  std::vector<RuntimeNetwork> networks;  ///< what listNetworks() reports (any driver)
+  Result<std::vector<RuntimeNetwork>> listNetworks(const std::string& driver) override {
+    if (fails("listNetworks")) return failure("listNetworks");
+    std::scoped_lock lock(mutex);
+    std::vector<RuntimeNetwork> out;
+    for (const auto& network : networks) {
+      if (network.driver == driver) out.push_back(network);
+    }
+    return out;
+  }
   Result<std::string> ensurePauseImage() override {
     if (fails("ensurePauseImage")) return failure("ensurePauseImage");
     return std::string("ovsplane/pause:1");
@@ -134,6 +144,12 @@ class FakeNetlink final : public Netlink, public FailureSwitch {
     std::scoped_lock lock(mutex);
     ++wireCalls;
     links[spec.hostName] = {spec, ns.path()};
+    return {};
+  }
+  Result<void> createVeth(const VethSpec& spec) override {
+    if (fails("createVeth")) return failure("createVeth");
+    std::scoped_lock lock(mutex);
+    links[spec.hostName] = {spec, "host"};
     return {};
   }
   Result<void> deleteLink(std::string_view name) override {
