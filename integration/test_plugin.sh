@@ -123,3 +123,83 @@ dk 1 exec cb ping -c 1 -W 2 ca >/dev/null || fail "cb cannot ping ca after its r
 [ "$(docker_leases "$SUBNET" | grep -c .)" = "$leases" ] || fail "leases $leases -> $(docker_leases "$SUBNET" | grep -c .) over a restart"
 [ "$(plugin_ports 1)" = "$ports" ] || fail "plugin ports $ports -> $(plugin_ports 1) over a restart"
 pass "docker restart ca: rebuilt ($ipa), $leases leases and $ports ports as before"
+
+# Pool exhaustion: the CLI prints ovsplane's reason.
+dk 1 network create "${NET[@]}" --subnet 10.86.9.0/29 tiny >/dev/null || fail "network create tiny (/29)"
+for i in 1 2 3 4 5; do
+  dk 1 "${RUN[@]}" --network tiny --name "ct$i" "$LAB_IMAGE" sleep 3600 >/dev/null || fail "docker run ct$i on tiny"
+done
+err=$(dk 1 "${RUN[@]}" --network tiny --name ct6 "$LAB_IMAGE" sleep 3600 2>&1) && fail "a sixth container on a /29 got an address"
+echo "$err" | grep -q 'ovsplane: network 10.86.9.1/29 is exhausted' || fail "the CLI did not print the exhaustion: $err"
+dk 1 rm -f ct6 >/dev/null 2>&1 || true
+pass "tiny (/29): 5 containers, the sixth refused: $(echo "$err" | grep -o 'ovsplane: .*exhausted[^;]*' | head -n 1)"
+
+if [ "$HOSTS" -gt 1 ]; then
+  # Across hosts: ping and TCP over VXLAN.
+  for h in $(seq 2 "$HOSTS"); do
+    dk "$h" "${RUN[@]}" --network blue --name "cx$h" "$LAB_IMAGE" sleep 3600 >/dev/null || fail "docker run cx$h"
+    dk "$h" exec "cx$h" ping -c 2 -W 2 "$ipa" >/dev/null || fail "cx$h (host $h) cannot ping ca ($ipa) on host 1"
+  done
+  dk 1 exec ca sh -c 'mkdir -p /www && dd if=/dev/urandom of=/www/blob bs=1024 count=512 2>/dev/null && httpd -p 8080 -h /www'
+  sum=$(dk 1 exec ca sha1sum /www/blob | cut -d' ' -f1)
+  wait_until 5 dk 2 exec cx2 timeout 5 wget -q -O /tmp/blob "http://$ipa:8080/blob" || fail "TCP from host 2 to ca"
+  [ "$(dk 2 exec cx2 sha1sum /tmp/blob | cut -d' ' -f1)" = "$sum" ] || fail "the 512 KiB crossed corrupted"
+  pass "containers of hosts 2..$HOSTS ping ca on host 1; 512 KiB over HTTP from host 2 intact"
+
+  # Concurrent docker run on every host at once: no address twice.
+  pids=()
+  for h in $(seq 1 "$HOSTS"); do
+    for i in $(seq 1 8); do
+      dk "$h" "${RUN[@]}" --network blue --name "cc$h-$i" "$LAB_IMAGE" sleep 3600 >/dev/null 2>"$RUN_DIR/cc$h-$i.err" &
+      pids+=($!)
+    done
+  done
+  for p in "${pids[@]}"; do wait "$p" || fail "a concurrent docker run failed: $(cat "$RUN_DIR"/cc*.err)"; done
+  all=()
+  for h in $(seq 1 "$HOSTS"); do
+    for i in $(seq 1 8); do all+=("$(ip_of "$h" "cc$h-$i")"); done
+  done
+  [ "$(printf '%s\n' "${all[@]}" | sort -u | grep -c .)" = $((HOSTS * 8)) ] ||
+    fail "concurrent runs got duplicate addresses: $(printf '%s\n' "${all[@]}" | sort | uniq -d | tr '\n' ' ')"
+  dk "$HOSTS" exec "cc$HOSTS-8" ping -c 1 -W 2 "$(ip_of 1 cc1-1)" >/dev/null || fail "cc$HOSTS-8 cannot ping cc1-1"
+  pass "$((HOSTS * 8)) concurrent docker run on $HOSTS hosts: distinct addresses; they reach each other"
+fi
+
+# dockerd restart on host 1: Docker cleans its endpoints up (the plugin releases them), the
+# containers with a restart policy come back with rebuilt endpoints, nothing is left over.
+dk 1 "${RUN[@]}" --network blue --restart always --name cr "$LAB_IMAGE" sleep 3600 >/dev/null || fail "docker run --restart always"
+daemons_save 1
+daemon_stop 1 dockerd
+daemon_start 1 dockerd
+wait_until 60 dockerd_ready 1 || fail "dockerd of host 1 did not come back"
+cr_running() { [ "$(dk 1 inspect -f '{{.State.Running}}' cr)" = true ]; }
+wait_until 30 cr_running ||
+  fail "cr (restart always) did not come back: $(tail -n 20 "$(hdir 1)/dockerd.log")"
+ipr=$(ip_of 1 cr)
+[ -n "$ipr" ] || fail "cr has no address on blue after the dockerd restart"
+dk 1 exec cr ping -c 1 -W 2 10.86.0.1 >/dev/null || fail "cr cannot ping its gateway after the dockerd restart"
+if [ "$HOSTS" -gt 1 ]; then
+  dk 2 exec cx2 ping -c 2 -W 2 "$ipr" >/dev/null || fail "host 2 cannot reach cr ($ipr) after host 1's dockerd restart"
+fi
+running=$(dk 1 ps -q --filter network=blue | grep -c .)
+h1_leases_are() { [ "$(docker_leases "$SUBNET" | grep -c 'docker:h1:')" = "$1" ]; }
+wait_until 20 h1_leases_are "$running" ||
+  fail "after the dockerd restart host 1 holds $(docker_leases "$SUBNET" | grep -c 'docker:h1:') Docker addresses on blue for $running running containers"
+pass "dockerd restart: cr ($ipr) back and reachable; host 1 holds exactly $running Docker addresses on blue for its $running running containers"
+
+# rm and network rm: ports, veths and addresses go (the Powerstrip app before its network-only
+# container: removing both at once reads as "removed by hand").
+dk 1 rm -f cp >/dev/null
+for h in $(seq 1 "$HOSTS"); do
+  ids=$(dk "$h" ps -aq)
+  [ -z "$ids" ] || dk "$h" rm -f $ids >/dev/null
+  [ "$(plugin_ports "$h")" = 0 ] || fail "host $h keeps $(plugin_ports "$h") plugin ports after rm"
+  [ "$(plugin_veths "$h")" = 0 ] || fail "host $h keeps $(plugin_veths "$h") ovd veths after rm"
+  for n in $(dk "$h" network ls -q --filter driver=ovsplane); do dk "$h" network rm "$n" >/dev/null || fail "network rm on host $h"; done
+done
+for s in "$SUBNET" 10.86.1.0/24 10.86.2.0/24 10.86.9.0/29; do
+  left=$(docker_leases "$s")
+  [ -z "$left" ] || fail "addresses left in $s after rm: $left"
+done
+pass "rm -f and network rm on every host: no plugin port, no veth, no Docker address left"
+for h in $(seq 1 "$HOSTS"); do check_logs "$h"; done
