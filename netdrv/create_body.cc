@@ -174,9 +174,24 @@ Result<void> checkRewritable(const nlohmann::json& body) {
     return wrongType("HostConfig.NetworkMode", "a string");
   }
   if (!isUnset(mode) && *mode != "default" && *mode != "bridge") {
-    return makeError(ErrorCode::InvalidRequest,
-                     fmt::format("--network={} cannot be combined with an ovsplane network",
-                                 mode->get<std::string>()));
+    // docker-compose attaches every service to its project network: not taken over (the
+    // services would lose the project network's names); the plugin path is the compose way.
+    const auto* labels = find(body, "Labels");
+    const bool compose = labels != nullptr && labels->is_object() &&
+                         labels->contains("com.docker.compose.project");
+    return makeError(
+        ErrorCode::InvalidRequest,
+        compose ? fmt::format("--network={} (docker-compose's project network) cannot be combined "
+                              "with OVSPLANE_CIDR: give the project an ovsplane network instead "
+                              "(networks: default: driver: ovsplane, ipam: driver: ovsplane with "
+                              "a subnet; see the README's Compose section), or network_mode: "
+                              "bridge on every service",
+                              mode->get<std::string>())
+                : fmt::format("--network={} cannot be combined with OVSPLANE_CIDR: put the "
+                              "container on an ovsplane network with --network (docker network "
+                              "create -d ovsplane --ipam-driver ovsplane) or use OVSPLANE_CIDR "
+                              "alone",
+                              mode->get<std::string>()));
   }
   return {};
 }

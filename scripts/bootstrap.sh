@@ -17,6 +17,8 @@ PACKAGES=(
   # runtime: OVS daemons and tools, Docker, the offline test image, namespace plumbing
   openvswitch-switch openvswitch-common docker.io busybox-static ethtool iproute2 tcpdump
   iputils-ping procps util-linux curl jq openssl nftables
+  # the compose scenario drives Debian's docker-compose (1.29) for real
+  docker-compose
   # the Vagrant lab's definition is validated by the test suite
   vagrant
 )
