@@ -145,7 +145,8 @@ int runGc(const DaemonConfig& config, bool dryRun, std::ostream& out, std::ostre
   // No loops, no registration: one pass, the daemon's own, with its grace for young objects.
   netdrv::ReconcilerConfig once;
   once.grace = std::chrono::seconds(config.gcGraceSeconds);
-  netdrv::Reconciler reconciler(once, host.driver);
+  netdrv::Reconciler reconciler(once, host.driver, nullptr,
+                                std::make_shared<netdrv::PluginDriver>(host.driver, kPluginName));
   auto report = reconciler.reconcile(dryRun);
   if (!report) {
     err << "ovsplane: gc: " << report.error().message << "\n";
@@ -288,7 +289,9 @@ int runDaemon(const DaemonConfig& config) {
                                   .flows = netdrv::makeOpenFlowControl(
                                       std::make_shared<ovsdb::OpenFlow>(ovsRunDir(config))),
                                   .firewall = netdrv::makeNftablesFirewall()});
-  netdrv::Reconciler reconciler(reconcilerConfig, driver, gateways);
+  // The plugin path shares the driver; its leftovers are the reconciler's too.
+  auto plugin = servePlugin ? std::make_shared<netdrv::PluginDriver>(driver, kPluginName) : nullptr;
+  netdrv::Reconciler reconciler(reconcilerConfig, driver, gateways, plugin);
   // Before serving: learn the endpoints Docker's labels describe, collect what a crash left,
   // restart what a dockerd restart left stopped. Docker being down is no reason not to start.
   logPass(reconciler.reconcile(), "start-up reconciliation");
@@ -303,8 +306,7 @@ int runDaemon(const DaemonConfig& config) {
   for (const auto& address : server.addresses()) bound.push_back(address.toString());
   std::unique_ptr<HttpServer> pluginServer;
   if (servePlugin) {
-    auto plugin = std::make_shared<netdrv::PluginDriver>(driver);
-    if (auto learned = plugin->learnNetworks(kPluginName); !learned) {
+    if (auto learned = plugin->learnNetworks(); !learned) {
       spdlog::warn("Docker's ovsplane networks: {} (their MTU options are read again when "
                    "Docker creates them)",
                    learned.error().message);

@@ -11,6 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 OVP_MODE=proxy
 HOSTS=${HOSTS:-3}
+# Leftovers of a crash are collected after the grace: short here.
+OVP_FLAGS="--gc-grace 3 --reconcile-interval 2"
 lab_init plugin
 underlay_up "$HOSTS"
 for h in $(seq 1 "$HOSTS"); do host_up "$h"; done
@@ -186,6 +188,23 @@ h1_leases_are() { [ "$(docker_leases "$SUBNET" | grep -c 'docker:h1:')" = "$1" ]
 wait_until 20 h1_leases_are "$running" ||
   fail "after the dockerd restart host 1 holds $(docker_leases "$SUBNET" | grep -c 'docker:h1:') Docker addresses on blue for $running running containers"
 pass "dockerd restart: cr ($ipr) back and reachable; host 1 holds exactly $running Docker addresses on blue for its $running running containers"
+
+# ovsplane killed (-9) on host 1: a container removed meanwhile leaves its port, veth and address
+# (Docker's calls fail); the restarted ovsplane collects them, and serves Docker again.
+dk 1 "${RUN[@]}" --network blue --name ck "$LAB_IMAGE" sleep 3600 >/dev/null || fail "docker run ck"
+ipk=$(ip_of 1 ck)
+daemon_stop 1 adapter KILL
+timeout 120 docker -H "unix://$(hdir 1)/docker.sock" rm -f ck >/dev/null 2>&1 || true
+daemon_start 1 adapter
+wait_until 20 adapter_ready 1 || fail "ovsplane of host 1 did not come back"
+ck_collected() {
+  [ "$(plugin_ports 1)" = "$(dk 1 ps -q | grep -c .)" ] || return 1
+  ! docker_leases "$SUBNET" | grep -q "^$ipk "
+}
+wait_until 30 ck_collected || fail "ck's leftovers were not collected: ports $(plugin_ports 1), leases $(docker_leases "$SUBNET" | tr '\n' ' ')"
+dk 1 "${RUN[@]}" --network blue --name ck2 "$LAB_IMAGE" sleep 3600 >/dev/null || fail "docker run after ovsplane's restart"
+dk 1 exec ck2 ping -c 1 -W 2 cr >/dev/null || fail "ck2 cannot ping cr after ovsplane's restart"
+pass "ovsplane killed, ck removed meanwhile: its port, veth and address ($ipk) collected after the restart; new runs work"
 
 # rm and network rm: ports, veths and addresses go (the Powerstrip app before its network-only
 # container: removing both at once reads as "removed by hand").

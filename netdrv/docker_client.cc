@@ -470,21 +470,18 @@ class DockerClient::Impl {
                        fmt::format("docker list networks ({}): not a list", display_));
     }
     std::vector<RuntimeNetwork> out;
-    for (const json& object : *list) {
-      if (!object.is_object()) continue;
-      RuntimeNetwork network;
-      network.id = jsonString(object, "Id");
-      network.name = jsonString(object, "Name");
-      network.driver = jsonString(object, "Driver");
-      if (const auto* internal = jsonMember(object, "Internal"); internal && internal->is_boolean()) {
-        network.internal = internal->get<bool>();
+    for (const json& listed : *list) {
+      if (!listed.is_object() || jsonString(listed, "Driver") != driver) continue;
+      // The list leaves the endpoints out (API 1.28 on): each network is inspected.
+      auto inspected = call(
+          http::verb::get, fmt::format("/networks/{}", pathSegment(jsonString(listed, "Id"))), {200});
+      if (!inspected) {
+        if (inspected.error().code == ErrorCode::NotFound) continue;  // removed in between
+        return std::unexpected(inspected.error());
       }
-      if (const auto* options = jsonMember(object, "Options"); options && options->is_object()) {
-        for (const auto& [key, value] : options->items()) {
-          if (value.is_string()) network.options[key] = value.get<std::string>();
-        }
-      }
-      // Docker filters by prefix of the driver name too: keep the exact ones.
+      auto object = parseBody("inspect network", *inspected);
+      if (!object) return std::unexpected(object.error());
+      RuntimeNetwork network = networkFromInspect(*object);
       if (network.driver == driver && !network.id.empty()) out.push_back(std::move(network));
     }
     return out;

@@ -145,4 +145,30 @@ std::optional<ContainerEvent> containerEventFrom(const json& event) {
   return out;
 }
 
+RuntimeNetwork networkFromInspect(const nlohmann::json& object) {
+  RuntimeNetwork network;
+  network.id = jsonString(object, "Id");
+  network.name = jsonString(object, "Name");
+  network.driver = jsonString(object, "Driver");
+  if (const auto* internal = jsonMember(object, "Internal"); internal && internal->is_boolean()) {
+    network.internal = internal->get<bool>();
+  }
+  if (const auto* options = jsonMember(object, "Options"); options && options->is_object()) {
+    for (const auto& [key, value] : options->items()) {
+      if (value.is_string()) network.options[key] = value.get<std::string>();
+    }
+  }
+  if (const auto* containers = jsonMember(object, "Containers");
+      containers && containers->is_object()) {
+    for (const auto& [id, endpoint] : containers->items()) {
+      if (!endpoint.is_object()) continue;
+      const std::string address = jsonString(endpoint, "IPv4Address");
+      network.endpoints.push_back(
+          RuntimeNetwork::Endpoint{jsonString(endpoint, "EndpointID"),
+                                   address.substr(0, address.find('/'))});
+    }
+  }
+  return network;
+}
+
 }  // namespace ovsplane::netdrv

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "netdrv/seams.h"
+
 namespace ovsplane::netdrv {
 
 /** What ovsplane needs of a container. */
@@ -43,6 +45,10 @@ std::string jsonString(const nlohmann::json& object, std::string_view key);
 
 /** GET /containers/{id}/json. */
 ContainerInfo containerFromInspect(nlohmann::json object);
+
+/** A network from GET /networks/{id}: name, driver, Internal, Options, and the endpoints of
+ *  its Containers (address without the prefix). Missing or mistyped fields stay empty. */
+RuntimeNetwork networkFromInspect(const nlohmann::json& object);
 /** GET /containers/json: an error when the reply is not a list. */
 std::expected<std::vector<ContainerInfo>, std::string> containersFromList(nlohmann::json list);
 

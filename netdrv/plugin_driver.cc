@@ -1,10 +1,12 @@
 #include "netdrv/plugin_driver.h"
 
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/wall_clock.h"
 #include "netdrv/naming.h"
 
 namespace ovsplane::netdrv {
@@ -43,8 +45,10 @@ DockerVethNames dockerVethNames(std::string_view endpointId) {
   return DockerVethNames{"ovd" + hex, "ovq" + hex};
 }
 
-PluginDriver::PluginDriver(std::shared_ptr<Driver> driver)
-    : driver_(std::move(driver)), allocator_(driver_->dependencies().addresses) {}
+PluginDriver::PluginDriver(std::shared_ptr<Driver> driver, std::string dockerDriverName)
+    : driver_(std::move(driver)),
+      dockerDriverName_(std::move(dockerDriverName)),
+      allocator_(driver_->dependencies().addresses) {}
 
 Result<std::optional<NetworkInfo>> PluginDriver::findNetwork(const ipam::Subnet& pool) {
   auto all = driver_->dependencies().catalog->networks();
@@ -202,8 +206,8 @@ Result<void> PluginDriver::deleteNetwork(const std::string& networkId) {
   return {};
 }
 
-Result<size_t> PluginDriver::learnNetworks(const std::string& driverName) {
-  auto listed = driver_->dependencies().runtime->listNetworks(driverName);
+Result<size_t> PluginDriver::learnNetworks() {
+  auto listed = driver_->dependencies().runtime->listNetworks(dockerDriverName_);
   if (!listed) return std::unexpected(listed.error());
   std::scoped_lock lock(mutex_);
   for (const RuntimeNetwork& network : *listed) {
@@ -329,6 +333,71 @@ Result<void> PluginDriver::deleteEndpoint(const std::string& endpointId) {
   }
   if (auto gone = driver_->dependencies().netlink->deleteLink(names.hostVeth); !gone) return gone;
   spdlog::info("Docker endpoint {} deleted ({})", endpointId.substr(0, 12), names.hostVeth);
+  return {};
+}
+
+bool PluginDriver::orphanedFor(const std::string& key, std::chrono::milliseconds grace) {
+  const auto now = std::chrono::steady_clock::now();
+  std::scoped_lock lock(mutex_);
+  auto [it, fresh] = orphanSince_.try_emplace(key, now);
+  return now - it->second >= grace;
+}
+
+Result<void> PluginDriver::collect(std::chrono::milliseconds grace, const Collect& collect) {
+  const DriverDependencies& deps = driver_->dependencies();
+  // OVS and the links first, Docker after: an endpoint made in between is known to Docker.
+  auto ports = deps.ovs->ownedPorts();
+  if (!ports) return std::unexpected(ports.error());
+  auto veths = deps.netlink->listLinks("ovd");
+  if (!veths) return std::unexpected(veths.error());
+  auto addresses = deps.catalog->hostAddresses();
+  if (!addresses) return std::unexpected(addresses.error());
+  auto networks = deps.runtime->listNetworks(dockerDriverName_);
+  if (!networks) return std::unexpected(networks.error());
+  std::set<std::string> known;  // Docker's endpoint ids on this host
+  std::set<std::string> held;   // their addresses (ovsplane's networks never overlap)
+  for (const RuntimeNetwork& network : *networks) {
+    for (const auto& endpoint : network.endpoints) {
+      known.insert(endpoint.id);
+      held.insert(endpoint.ip);
+    }
+  }
+  std::set<std::string> live;  // every key still a candidate this pass
+  std::set<std::string> plugged;
+  for (const auto& port : *ports) {
+    auto endpoint = fromPort(port);
+    if (!endpoint) continue;
+    plugged.insert(port.name);
+    if (known.contains(endpoint->endpointId)) continue;
+    live.insert(port.name);
+    if (!orphanedFor(port.name, grace)) continue;
+    collect(fmt::format("delete Docker endpoint {} ({} on {}): Docker has no such endpoint",
+                        endpoint->endpointId.substr(0, 12), endpoint->ip.toString(),
+                        endpoint->subnet.toString()),
+            [this, id = endpoint->endpointId] { return deleteEndpoint(id); });
+  }
+  for (const std::string& veth : *veths) {
+    if (plugged.contains(veth)) continue;
+    live.insert(veth);
+    if (!orphanedFor(veth, grace)) continue;
+    collect(fmt::format("delete veth {} (no Docker endpoint's port)", veth),
+            [&deps, veth] { return deps.netlink->deleteLink(veth); });
+  }
+  const int64_t wallNow = wallClockMs();
+  const std::string mine = fmt::format("{}{}:", kDockerOwnerPrefix, driver_->config().hostName);
+  for (const HostAddress& address : *addresses) {
+    if (!address.owner.starts_with(mine)) continue;
+    if (held.contains(address.ip.toString())) continue;
+    if (address.createdMs <= 0 || wallNow - address.createdMs < grace.count()) continue;
+    collect(fmt::format("release address {} of {} ({}: no Docker endpoint holds it)",
+                        address.ip.toString(), address.subnet.toString(), address.owner),
+            [this, address] {
+              auto released = allocator_.release(address.subnet, address.owner);
+              return released ? Result<void>{} : std::unexpected(fromIpam(released.error()));
+            });
+  }
+  std::scoped_lock lock(mutex_);
+  std::erase_if(orphanSince_, [&](const auto& entry) { return !live.contains(entry.first); });
   return {};
 }
 

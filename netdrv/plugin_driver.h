@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,7 +81,8 @@ DockerVethNames dockerVethNames(std::string_view endpointId);
  */
 class PluginDriver {
  public:
-  explicit PluginDriver(std::shared_ptr<Driver> driver);
+  /** `dockerDriverName`: the name Docker knows the plugin by (its networks' driver). */
+  explicit PluginDriver(std::shared_ptr<Driver> driver, std::string dockerDriverName = "ovsplane");
 
   // ---- IPAM ----
 
@@ -120,7 +123,18 @@ class PluginDriver {
   /** Learns the MTU options of Docker's existing ovsplane networks (Docker sends CreateNetwork
    *  once: a restarted ovsplane asks Docker instead). Returns how many it knows. Called at
    *  start-up, never from a plugin call: dockerd may be starting and not answering then. */
-  Result<size_t> learnNetworks(const std::string& driverName);
+  Result<size_t> learnNetworks();
+
+  /** Reports a leftover: what it is, and how to remove it (run unless the pass is dry). */
+  using Collect = std::function<void(std::string what, const std::function<Result<void>()>& fix)>;
+  /**
+   * One collection pass over what a crash (of dockerd or of ovsplane, between Docker's calls)
+   * can leave of the plugin path: ports and `ovd` veths of endpoints Docker does not know, and
+   * this host's Docker addresses that no endpoint of Docker's holds. Each is handed to `collect`
+   * once it has been so for `grace` (Docker may be between two calls). Unavailable when Docker
+   * cannot be asked (nothing is judged then).
+   */
+  Result<void> collect(std::chrono::milliseconds grace, const Collect& collect);
 
  private:
   /** The network of `pool` as the state database holds it (gateway included), or nullopt. */
@@ -129,10 +143,16 @@ class PluginDriver {
   Result<NetworkInfo> networkOf(ipam::Ipv4Address ip, int prefixLength);
   std::optional<DockerEndpoint> fromPort(const ovsdb::PortInfo& port) const;
 
+  /** Whether `key` (a port or a veth Docker does not know) has been so for `grace`. */
+  bool orphanedFor(const std::string& key, std::chrono::milliseconds grace);
+
   std::shared_ptr<Driver> driver_;
+  std::string dockerDriverName_;
   ipam::Allocator allocator_;
   std::mutex mutex_;
   std::map<std::string, DockerNetworkSpec> networks_;  // by Docker network id; guarded
+  /** Leftover candidates by port/veth name, and since when; collect() only. */
+  std::map<std::string, std::chrono::steady_clock::time_point> orphanSince_;
 };
 
 }  // namespace ovsplane::netdrv

@@ -93,8 +93,11 @@ Result<DockerView> lookAtDocker(ContainerRuntime& runtime) {
 }  // namespace
 
 Reconciler::Reconciler(ReconcilerConfig config, std::shared_ptr<Driver> driver,
-                       std::shared_ptr<Gateways> gateways)
-    : config_(std::move(config)), driver_(std::move(driver)), gateways_(std::move(gateways)) {}
+                       std::shared_ptr<Gateways> gateways, std::shared_ptr<PluginDriver> plugin)
+    : config_(std::move(config)),
+      driver_(std::move(driver)),
+      gateways_(std::move(gateways)),
+      plugin_(std::move(plugin)) {}
 
 Reconciler::~Reconciler() { stop(); }
 
@@ -199,6 +202,13 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
             faultPoint("gc.released");
             return released;
           });
+    }
+  }
+
+  // The plugin path's leftovers (Docker's endpoints are Docker's to manage otherwise).
+  if (plugin_) {
+    if (auto collected = plugin_->collect(config_.grace, act); !collected) {
+      report.failures.push_back("Docker's plugin endpoints: " + collected.error().message);
     }
   }
 

@@ -13,6 +13,7 @@
 
 #include "netdrv/driver.h"
 #include "netdrv/gateway.h"
+#include "netdrv/plugin_driver.h"
 
 namespace ovsplane::netdrv {
 
@@ -60,9 +61,11 @@ struct ReconcileReport {
 class Reconciler {
  public:
   /** `gateways`: this host's gateways, kept in step with its networks every tunnel interval
-   *  (ovs-vswitchd restarts lose flows); null: none (one-shot passes, tests). */
+   *  (ovs-vswitchd restarts lose flows); null: none (one-shot passes, tests). `plugin`: the
+   *  plugin path, whose leftovers every full pass collects too; null: not served. */
   Reconciler(ReconcilerConfig config, std::shared_ptr<Driver> driver,
-             std::shared_ptr<Gateways> gateways = nullptr);
+             std::shared_ptr<Gateways> gateways = nullptr,
+             std::shared_ptr<PluginDriver> plugin = nullptr);
   ~Reconciler();
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
@@ -95,6 +98,7 @@ class Reconciler {
   ReconcilerConfig config_;
   std::shared_ptr<Driver> driver_;
   std::shared_ptr<Gateways> gateways_;
+  std::shared_ptr<PluginDriver> plugin_;  // the plugin path's leftovers; null: not served
   std::mutex mutex_;
   std::condition_variable_any wake_;
   bool triggered_ = false;           // guarded by mutex_

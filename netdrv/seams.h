@@ -45,6 +45,12 @@ struct RuntimeNetwork {
   std::string driver;
   bool internal = false;
   std::map<std::string, std::string> options;  ///< `-o key=value` (driver options)
+  /** The endpoints of this host's containers on it (Docker's view). */
+  struct Endpoint {
+    std::string id;
+    std::string ip;  ///< "10.0.7.2" ("" when it has none)
+  };
+  std::vector<Endpoint> endpoints;
 };
 
 /** The container engine (dockerd), as far as the driver uses it. Implementations are
@@ -61,7 +67,7 @@ class ContainerRuntime {
   /** Every container (running or not) carrying all of `labels`. */
   virtual Result<std::vector<RuntimeContainer>> list(
       const std::map<std::string, std::string>& labels) = 0;
-  /** Every network of driver `driver`. */
+  /** Every network of driver `driver`, with its endpoints. */
   virtual Result<std::vector<RuntimeNetwork>> listNetworks(const std::string& driver) = 0;
   /** Makes sure the network-only containers' image exists (imported locally, never pulled);
    *  returns its reference. */

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/wall_clock.h"
 #include "ipam/memory_store.h"
 #include "netdrv/naming.h"
 #include "tests/netdrv/fakes.h"
@@ -222,16 +223,75 @@ TEST_F(PluginDriverTest, ARestartedOvsplaneLearnsNetworkMtusFromDocker) {
                                        .name = "blue",
                                        .driver = "ovsplane",
                                        .internal = false,
-                                       .options = {{"com.docker.network.driver.mtu", "1280"}}},
-                        RuntimeNetwork{.id = "other", .name = "b", .driver = "bridge", .internal = false, .options = {}}};
+                                       .options = {{"com.docker.network.driver.mtu", "1280"}},
+                                       .endpoints = {}},
+                        RuntimeNetwork{.id = "other", .name = "b", .driver = "bridge", .internal = false, .options = {}, .endpoints = {}}};
   PluginDriver restarted(driver_);
-  auto learned = restarted.learnNetworks("ovsplane");
+  auto learned = restarted.learnNetworks();
   ASSERT_TRUE(learned);
   EXPECT_EQ(*learned, 1u);
   auto endpoint = restarted.createEndpoint(DockerEndpointRequest{
       .networkId = "n1", .endpointId = "e4", .ip = address("10.0.7.4"), .prefixLength = 24, .mac = std::nullopt});
   ASSERT_TRUE(endpoint);
   EXPECT_EQ(endpoint->mtu, 1280u);
+}
+
+TEST_F(PluginDriverTest, LeftoversDockerDoesNotKnowAreCollectedAfterTheGrace) {
+  createNetwork("n1", "10.0.7.0/24");
+  // Two endpoints: Docker knows e1; e2 was left by a crash between Docker's calls, and so was an
+  // address no endpoint holds and a veth whose port never came.
+  auto ip1 = plugin_.requestAddress(subnet("10.0.7.0/24"), std::nullopt);
+  auto ip2 = plugin_.requestAddress(subnet("10.0.7.0/24"), std::nullopt);
+  auto ip3 = plugin_.requestAddress(subnet("10.0.7.0/24"), std::nullopt);
+  ASSERT_TRUE(ip1 && ip2 && ip3);
+  for (auto [id, ip] : {std::pair{"e1", *ip1}, std::pair{"e2", *ip2}}) {
+    ASSERT_TRUE(plugin_.createEndpoint(DockerEndpointRequest{
+        .networkId = "n1", .endpointId = id, .ip = ip, .prefixLength = 24, .mac = std::nullopt}));
+  }
+  VethSpec stray;
+  stray.hostName = "ovd00000000beef";
+  stray.peerName = "ovq00000000beef";
+  ASSERT_TRUE(netlink_->createVeth(stray));
+  runtime_->networks = {RuntimeNetwork{.id = "n1",
+                                       .name = "blue",
+                                       .driver = "ovsplane",
+                                       .internal = false,
+                                       .options = {},
+                                       .endpoints = {{"e1", ip1->toString()}}}};
+  catalog_->addressesOfHost = [&] {
+    std::vector<HostAddress> out;
+    for (const auto& lease : leases("10.0.7.0/24")) {
+      out.push_back(HostAddress{subnet("10.0.7.1/24"), lease.address, lease.owner, wallClockMs() - 1000});
+    }
+    return out;
+  };
+  std::vector<std::string> found;
+  auto pass = [&](std::chrono::milliseconds grace, bool fix) {
+    found.clear();
+    auto collected = plugin_.collect(grace, [&](std::string what, const auto& change) {
+      found.push_back(what);
+      if (fix) {
+        ASSERT_TRUE(change());
+      }
+    });
+    ASSERT_TRUE(collected) << collected.error().message;
+  };
+  pass(std::chrono::hours(1), true);  // young: left alone
+  EXPECT_TRUE(found.empty());
+  EXPECT_EQ(ovs_->ports.size(), 2u);
+  pass(std::chrono::milliseconds(0), true);
+  ASSERT_EQ(found.size(), 4u) << ::testing::PrintToString(found);  // e2's port, the veth, 2 addresses
+  EXPECT_EQ(ovs_->ports.size(), 1u);
+  EXPECT_TRUE(ovs_->ports.contains(dockerVethNames("e1").hostVeth));
+  EXPECT_FALSE(netlink_->links.contains("ovd00000000beef"));
+  auto left = leases("10.0.7.0/24");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].address, *ip1);
+  pass(std::chrono::milliseconds(0), true);  // converged
+  EXPECT_TRUE(found.empty()) << ::testing::PrintToString(found);
+  // Docker cannot be asked: nothing is judged.
+  runtime_->failOn("listNetworks");
+  EXPECT_FALSE(plugin_.collect(std::chrono::milliseconds(0), [](std::string, const auto&) {}));
 }
 
 }  // namespace
