@@ -307,9 +307,10 @@ int runDaemon(const DaemonConfig& config) {
   std::unique_ptr<HttpServer> pluginServer;
   if (servePlugin) {
     if (auto learned = plugin->learnNetworks(); !learned) {
-      spdlog::warn("Docker's ovsplane networks: {} (their MTU options are read again when "
-                   "Docker creates them)",
-                   learned.error().message);
+      spdlog::warn(
+          "Docker's ovsplane networks: {} (their MTU options are read again when "
+          "Docker creates them)",
+          learned.error().message);
     }
     auto calls = std::make_shared<PluginService>(plugin, service->metrics());
     // Only dockerd (root) calls it: no group access.

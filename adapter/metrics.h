@@ -33,8 +33,8 @@ class Metrics {
 
  private:
   mutable std::mutex mutex_;
-  std::map<std::string, uint64_t> hooks_;   // rendered label set -> count
-  std::map<std::string, uint64_t> errors_;  // kind -> count
+  std::map<std::string, uint64_t> hooks_;        // rendered label set -> count
+  std::map<std::string, uint64_t> errors_;       // kind -> count
   std::map<std::string, uint64_t> pluginCalls_;  // rendered label set -> count
   std::array<uint64_t, kAttachBuckets.size()> attachBuckets_{};
   uint64_t attachCount_ = 0;

@@ -6,17 +6,17 @@
 #include <string_view>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "common/json_limits.h"
 
 namespace ovsplane::adapter {
 namespace {
 
-using nlohmann::json;
 using netdrv::ErrorCode;
 using netdrv::Result;
+using nlohmann::json;
 
 constexpr const char* kContentType = "application/vnd.docker.plugins.v1+json";
 constexpr const char* kGatewayRequest = "com.docker.network.gateway";
@@ -70,7 +70,7 @@ Result<std::optional<uint32_t>> mtuOption(const json& options) {
   if (!generic.is_object()) return std::optional<uint32_t>();
   auto it = generic.find("com.docker.network.driver.mtu");
   if (it == generic.end()) return std::optional<uint32_t>();
-  std::string value = it->is_string() ? it->get<std::string>()
+  std::string value = it->is_string()            ? it->get<std::string>()
                       : it->is_number_unsigned() ? std::to_string(it->get<uint64_t>())
                                                  : std::string();
   uint32_t mtu = 0;
@@ -117,9 +117,10 @@ Result<json> requestAddress(netdrv::PluginDriver& driver, const json& body) {
   auto wanted = optionalAddress(text(body, "Address"));
   if (!wanted) return std::unexpected(wanted.error());
   const json& options = member(body, "Options");
-  const bool gateway = options.is_object() && text(options, "RequestAddressType") == kGatewayRequest;
-  auto address = gateway ? driver.requestGateway(*pool, *wanted)
-                         : driver.requestAddress(*pool, *wanted);
+  const bool gateway =
+      options.is_object() && text(options, "RequestAddressType") == kGatewayRequest;
+  auto address =
+      gateway ? driver.requestGateway(*pool, *wanted) : driver.requestAddress(*pool, *wanted);
   if (!address) return std::unexpected(address.error());
   return json{{"Address", fmt::format("{}/{}", address->toString(), pool->prefixLength())},
               {"Data", json::object()}};
@@ -157,9 +158,8 @@ Result<json> createNetwork(netdrv::PluginDriver& driver, const json& body) {
   std::string gateway = text(v4[0], "Gateway");
   gateway = gateway.substr(0, gateway.find('/'));
   const auto slash = pool.find('/');
-  auto subnet = ipam::Subnet::parse(slash == std::string::npos || gateway.empty()
-                                        ? pool
-                                        : gateway + pool.substr(slash));
+  auto subnet = ipam::Subnet::parse(
+      slash == std::string::npos || gateway.empty() ? pool : gateway + pool.substr(slash));
   if (!subnet) {
     return netdrv::makeError(ErrorCode::InvalidRequest,
                              fmt::format("pool {}: {}", pool, subnet.error().message));
@@ -167,11 +167,11 @@ Result<json> createNetwork(netdrv::PluginDriver& driver, const json& body) {
   const json& options = member(body, "Options");
   auto mtu = mtuOption(options);
   if (!mtu) return std::unexpected(mtu.error());
-  auto created = driver.createNetwork(netdrv::DockerNetworkSpec{
-      .networkId = text(body, "NetworkID"),
-      .subnet = *subnet,
-      .internal = flag(options, "com.docker.network.internal"),
-      .mtu = *mtu});
+  auto created = driver.createNetwork(
+      netdrv::DockerNetworkSpec{.networkId = text(body, "NetworkID"),
+                                .subnet = *subnet,
+                                .internal = flag(options, "com.docker.network.internal"),
+                                .mtu = *mtu});
   if (!created) return std::unexpected(created.error());
   return json::object();
 }

@@ -177,8 +177,8 @@ Result<void> checkRewritable(const nlohmann::json& body) {
     // docker-compose attaches every service to its project network: not taken over (the
     // services would lose the project network's names); the plugin path is the compose way.
     const auto* labels = find(body, "Labels");
-    const bool compose = labels != nullptr && labels->is_object() &&
-                         labels->contains("com.docker.compose.project");
+    const bool compose =
+        labels != nullptr && labels->is_object() && labels->contains("com.docker.compose.project");
     return makeError(
         ErrorCode::InvalidRequest,
         compose ? fmt::format("--network={} (docker-compose's project network) cannot be combined "

@@ -456,8 +456,8 @@ class DockerClient::Impl {
 
   Result<std::vector<RuntimeNetwork>> listNetworks(const std::string& driver) {
     const json filters = {{"driver", json::array({driver})}};
-    auto reply = call(http::verb::get,
-                      fmt::format("/networks?filters={}", escape(filters.dump())), {200});
+    auto reply =
+        call(http::verb::get, fmt::format("/networks?filters={}", escape(filters.dump())), {200});
     if (!reply) {
       return std::unexpected(reply.error());
     }
@@ -473,8 +473,9 @@ class DockerClient::Impl {
     for (const json& listed : *list) {
       if (!listed.is_object() || jsonString(listed, "Driver") != driver) continue;
       // The list leaves the endpoints out (API 1.28 on): each network is inspected.
-      auto inspected = call(
-          http::verb::get, fmt::format("/networks/{}", pathSegment(jsonString(listed, "Id"))), {200});
+      auto inspected =
+          call(http::verb::get, fmt::format("/networks/{}", pathSegment(jsonString(listed, "Id"))),
+               {200});
       if (!inspected) {
         if (inspected.error().code == ErrorCode::NotFound) continue;  // removed in between
         return std::unexpected(inspected.error());

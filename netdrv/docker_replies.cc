@@ -163,9 +163,8 @@ RuntimeNetwork networkFromInspect(const nlohmann::json& object) {
     for (const auto& [id, endpoint] : containers->items()) {
       if (!endpoint.is_object()) continue;
       const std::string address = jsonString(endpoint, "IPv4Address");
-      network.endpoints.push_back(
-          RuntimeNetwork::Endpoint{jsonString(endpoint, "EndpointID"),
-                                   address.substr(0, address.find('/'))});
+      network.endpoints.push_back(RuntimeNetwork::Endpoint{jsonString(endpoint, "EndpointID"),
+                                                           address.substr(0, address.find('/'))});
     }
   }
   return network;

@@ -257,8 +257,8 @@ AccessPort accessPortOf(const Endpoint& endpoint) {
 void Driver::addPlug(ovsdb::SwitchChanges& changes, const AccessPort& port,
                      const std::vector<PeerHost>& peers) const {
   const std::string bridge = bridgeName(port.vni);
-  changes.ensureBridge(networkBridge(port.subnet.toString(), port.vni, config_.datapath,
-                                     overlayMtu()));
+  changes.ensureBridge(
+      networkBridge(port.subnet.toString(), port.vni, config_.datapath, overlayMtu()));
   for (const PeerHost& peer : peers) {
     changes.ensureVxlanPort(bridge, tunnelPortName(port.vni, peer.vtepIp), peer.vtepIp, port.vni,
                             {{"ovsplane-peer", peer.name}});

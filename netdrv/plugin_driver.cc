@@ -85,8 +85,8 @@ Result<ipam::Subnet> PluginDriver::requestPool(const std::string& pool, const st
   }
   auto parsed = ipam::Subnet::parse(pool);
   if (!parsed) {
-    return makeError(ErrorCode::InvalidRequest, fmt::format("--subnet {}: {}", pool,
-                                                            parsed.error().message));
+    return makeError(ErrorCode::InvalidRequest,
+                     fmt::format("--subnet {}: {}", pool, parsed.error().message));
   }
   if (!subPool.empty() && subPool != pool) {
     return makeError(ErrorCode::InvalidRequest,
@@ -180,17 +180,18 @@ Result<void> PluginDriver::createNetwork(const DockerNetworkSpec& spec) {
   auto network = driver_->dependencies().catalog->ensureNetwork(
       spec.subnet, NetworkOptions{.nat = !spec.internal});
   if (!network) {
-    return makeError(network.error().code, fmt::format("network {} in the state database: {}",
-                                                       spec.subnet.toGatewayString(),
-                                                       network.error().message));
+    return makeError(network.error().code,
+                     fmt::format("network {} in the state database: {}",
+                                 spec.subnet.toGatewayString(), network.error().message));
   }
   if (network->nat == spec.internal) {
-    return makeError(ErrorCode::InvalidRequest,
-                     fmt::format("network {} exists {} (made so by its first user); create it {} "
-                                 "--internal",
-                                 spec.subnet.toString(),
-                                 network->nat ? "with a gateway and NAT" : "sealed (no gateway, no NAT)",
-                                 network->nat ? "without" : "with"));
+    return makeError(
+        ErrorCode::InvalidRequest,
+        fmt::format("network {} exists {} (made so by its first user); create it {} "
+                    "--internal",
+                    spec.subnet.toString(),
+                    network->nat ? "with a gateway and NAT" : "sealed (no gateway, no NAT)",
+                    network->nat ? "without" : "with"));
   }
   std::scoped_lock lock(mutex_);
   networks_[spec.networkId] = spec;
@@ -227,7 +228,8 @@ Result<DockerEndpoint> PluginDriver::createEndpoint(const DockerEndpointRequest&
   std::optional<uint32_t> networkMtu;
   {
     std::scoped_lock lock(mutex_);
-    if (auto it = networks_.find(request.networkId); it != networks_.end()) networkMtu = it->second.mtu;
+    if (auto it = networks_.find(request.networkId); it != networks_.end())
+      networkMtu = it->second.mtu;
   }
   const DockerVethNames names = dockerVethNames(request.endpointId);
   DockerEndpoint endpoint;
@@ -253,17 +255,18 @@ Result<DockerEndpoint> PluginDriver::createEndpoint(const DockerEndpointRequest&
   spec.mtu = endpoint.mtu;
   spec.disableTxChecksum = driver_->config().datapath == ovsdb::DatapathType::Netdev;
   const DriverDependencies& deps = driver_->dependencies();
-  if (auto created = deps.netlink->createVeth(spec); !created) return std::unexpected(created.error());
-  auto plugged = driver_->plug(AccessPort{
-      .subnet = endpoint.subnet,
-      .vni = endpoint.vni,
-      .name = endpoint.hostVeth,
-      .externalIds = {{kDockerEndpointKey, endpoint.endpointId},
-                      {kNetworkIdKey, endpoint.networkId},
-                      {"ovsplane-network", endpoint.subnet.toString()},
-                      {"ovsplane-ip", endpoint.ip.toString()},
-                      {"ovsplane-mtu", std::to_string(endpoint.mtu)},
-                      {"attached-mac", endpoint.mac}}});
+  if (auto created = deps.netlink->createVeth(spec); !created)
+    return std::unexpected(created.error());
+  auto plugged =
+      driver_->plug(AccessPort{.subnet = endpoint.subnet,
+                               .vni = endpoint.vni,
+                               .name = endpoint.hostVeth,
+                               .externalIds = {{kDockerEndpointKey, endpoint.endpointId},
+                                               {kNetworkIdKey, endpoint.networkId},
+                                               {"ovsplane-network", endpoint.subnet.toString()},
+                                               {"ovsplane-ip", endpoint.ip.toString()},
+                                               {"ovsplane-mtu", std::to_string(endpoint.mtu)},
+                                               {"attached-mac", endpoint.mac}}});
   if (!plugged) {
     (void)driver_->deletePort(endpoint.hostVeth);
     (void)deps.netlink->deleteLink(endpoint.hostVeth);

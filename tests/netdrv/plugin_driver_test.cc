@@ -39,12 +39,12 @@ class PluginDriverTest : public ::testing::Test {
     ASSERT_TRUE(granted) << granted.error().message;
     auto gateway = plugin_.requestGateway(*granted, std::nullopt);
     ASSERT_TRUE(gateway) << gateway.error().message;
-    auto created = plugin_.createNetwork(DockerNetworkSpec{
-        .networkId = id,
-        .subnet = *ipam::Subnet::parse(gateway->toString() + "/" +
-                                       std::to_string(granted->prefixLength())),
-        .internal = internal,
-        .mtu = mtu});
+    auto created = plugin_.createNetwork(
+        DockerNetworkSpec{.networkId = id,
+                          .subnet = *ipam::Subnet::parse(gateway->toString() + "/" +
+                                                         std::to_string(granted->prefixLength())),
+                          .internal = internal,
+                          .mtu = mtu});
     ASSERT_TRUE(created) << created.error().message;
   }
   std::vector<ipam::Lease> leases(const char* cidr) { return store_->leases(subnet(cidr)).value(); }
@@ -109,7 +109,7 @@ TEST_F(PluginDriverTest, AddressesAreDockerOwnedAndShareTheAllocatorWithThePower
   // Docker's release frees its own addresses only.
   ASSERT_TRUE(plugin_.releaseAddress(subnet("10.0.7.0/24"), address("10.0.7.40")));
   ASSERT_TRUE(plugin_.releaseAddress(subnet("10.0.7.0/24"), *first));
-  ASSERT_TRUE(plugin_.releaseAddress(subnet("10.0.7.0/24"), address("10.0.7.1")));  // gateway
+  ASSERT_TRUE(plugin_.releaseAddress(subnet("10.0.7.0/24"), address("10.0.7.1")));   // gateway
   ASSERT_TRUE(plugin_.releaseAddress(subnet("10.0.7.0/24"), address("10.0.7.99")));  // free
   auto left = leases("10.0.7.0/24");
   ASSERT_EQ(left.size(), 2u);
@@ -119,7 +119,8 @@ TEST_F(PluginDriverTest, AddressesAreDockerOwnedAndShareTheAllocatorWithThePower
 
 TEST_F(PluginDriverTest, ExhaustionIsAConflictNamingTheNetwork) {
   createNetwork("n1", "10.0.9.0/29");
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(plugin_.requestAddress(subnet("10.0.9.0/29"), std::nullopt));
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(plugin_.requestAddress(subnet("10.0.9.0/29"), std::nullopt));
   auto full = plugin_.requestAddress(subnet("10.0.9.0/29"), std::nullopt);
   ASSERT_FALSE(full);
   EXPECT_EQ(full.error().code, ErrorCode::Conflict);
@@ -129,13 +130,12 @@ TEST_F(PluginDriverTest, ExhaustionIsAConflictNamingTheNetwork) {
 TEST_F(PluginDriverTest, InternalNetworksAreSealedAndCannotTurnAnExistingOne) {
   createNetwork("sealed", "10.0.7.0/24", /*internal=*/true);
   EXPECT_FALSE(catalog_->created.at("10.0.7.0/24").nat);
-  auto open = plugin_.createNetwork(
-      DockerNetworkSpec{.networkId = "n2", .subnet = subnet("10.0.7.1/24"), .internal = false, .mtu = std::nullopt});
+  auto open = plugin_.createNetwork(DockerNetworkSpec{
+      .networkId = "n2", .subnet = subnet("10.0.7.1/24"), .internal = false, .mtu = std::nullopt});
   ASSERT_FALSE(open);
   EXPECT_NE(open.error().message.find("sealed (no gateway, no NAT)"), std::string::npos);
-  auto jumbo = plugin_.createNetwork(
-      DockerNetworkSpec{
-          .networkId = "n3", .subnet = subnet("10.0.8.1/24"), .internal = false, .mtu = 9000});
+  auto jumbo = plugin_.createNetwork(DockerNetworkSpec{
+      .networkId = "n3", .subnet = subnet("10.0.8.1/24"), .internal = false, .mtu = 9000});
   ASSERT_FALSE(jumbo);
   EXPECT_NE(jumbo.error().message.find("MTU 9000 is above the overlay's 1450"), std::string::npos);
 }
@@ -144,8 +144,8 @@ TEST_F(PluginDriverTest, AnEndpointIsAVethPluggedIntoTheBridgeAndFoundAgainFromO
   createNetwork("n1", "10.0.7.0/24", false, 1300);
   auto ip = plugin_.requestAddress(subnet("10.0.7.0/24"), std::nullopt);
   ASSERT_TRUE(ip);
-  auto endpoint = plugin_.createEndpoint(
-      DockerEndpointRequest{.networkId = "n1", .endpointId = "e1", .ip = *ip, .prefixLength = 24, .mac = std::nullopt});
+  auto endpoint = plugin_.createEndpoint(DockerEndpointRequest{
+      .networkId = "n1", .endpointId = "e1", .ip = *ip, .prefixLength = 24, .mac = std::nullopt});
   ASSERT_TRUE(endpoint) << endpoint.error().message;
   const DockerVethNames names = dockerVethNames("e1");
   EXPECT_EQ(endpoint->hostVeth, names.hostVeth);
@@ -155,7 +155,7 @@ TEST_F(PluginDriverTest, AnEndpointIsAVethPluggedIntoTheBridgeAndFoundAgainFromO
   ASSERT_TRUE(netlink_->links.contains(names.hostVeth));
   const VethSpec& veth = netlink_->links.at(names.hostVeth).first;
   EXPECT_EQ(veth.peerName, names.containerVeth);
-  EXPECT_EQ(veth.mtu, 1300u);          // the network's -o com.docker.network.driver.mtu
+  EXPECT_EQ(veth.mtu, 1300u);           // the network's -o com.docker.network.driver.mtu
   EXPECT_TRUE(veth.disableTxChecksum);  // netdev datapath
   EXPECT_EQ(veth.mac, endpointNames("e1").mac);
   ASSERT_TRUE(ovs_->ports.contains(names.hostVeth));
@@ -202,15 +202,21 @@ TEST_F(PluginDriverTest, AGivenMacIsKeptAndSealedNetworksGetNoGateway) {
 }
 
 TEST_F(PluginDriverTest, AnAddressOfNoOvsplaneNetworkOrAFailedPlugLeavesNothing) {
-  auto foreign = plugin_.createEndpoint(DockerEndpointRequest{
-      .networkId = "n9", .endpointId = "e9", .ip = address("172.18.0.2"), .prefixLength = 16, .mac = std::nullopt});
+  auto foreign = plugin_.createEndpoint(DockerEndpointRequest{.networkId = "n9",
+                                                              .endpointId = "e9",
+                                                              .ip = address("172.18.0.2"),
+                                                              .prefixLength = 16,
+                                                              .mac = std::nullopt});
   ASSERT_FALSE(foreign);
   EXPECT_NE(foreign.error().message.find("--ipam-driver ovsplane"), std::string::npos);
 
   createNetwork("n1", "10.0.7.0/24");
   ovs_->failOn("apply");
-  auto failed = plugin_.createEndpoint(DockerEndpointRequest{
-      .networkId = "n1", .endpointId = "e3", .ip = address("10.0.7.3"), .prefixLength = 24, .mac = std::nullopt});
+  auto failed = plugin_.createEndpoint(DockerEndpointRequest{.networkId = "n1",
+                                                             .endpointId = "e3",
+                                                             .ip = address("10.0.7.3"),
+                                                             .prefixLength = 24,
+                                                             .mac = std::nullopt});
   ASSERT_FALSE(failed);
   EXPECT_TRUE(netlink_->links.empty());
   ovs_->clear();
@@ -225,13 +231,21 @@ TEST_F(PluginDriverTest, ARestartedOvsplaneLearnsNetworkMtusFromDocker) {
                                        .internal = false,
                                        .options = {{"com.docker.network.driver.mtu", "1280"}},
                                        .endpoints = {}},
-                        RuntimeNetwork{.id = "other", .name = "b", .driver = "bridge", .internal = false, .options = {}, .endpoints = {}}};
+                        RuntimeNetwork{.id = "other",
+                                       .name = "b",
+                                       .driver = "bridge",
+                                       .internal = false,
+                                       .options = {},
+                                       .endpoints = {}}};
   PluginDriver restarted(driver_);
   auto learned = restarted.learnNetworks();
   ASSERT_TRUE(learned);
   EXPECT_EQ(*learned, 1u);
-  auto endpoint = restarted.createEndpoint(DockerEndpointRequest{
-      .networkId = "n1", .endpointId = "e4", .ip = address("10.0.7.4"), .prefixLength = 24, .mac = std::nullopt});
+  auto endpoint = restarted.createEndpoint(DockerEndpointRequest{.networkId = "n1",
+                                                                 .endpointId = "e4",
+                                                                 .ip = address("10.0.7.4"),
+                                                                 .prefixLength = 24,
+                                                                 .mac = std::nullopt});
   ASSERT_TRUE(endpoint);
   EXPECT_EQ(endpoint->mtu, 1280u);
 }
@@ -261,7 +275,8 @@ TEST_F(PluginDriverTest, LeftoversDockerDoesNotKnowAreCollectedAfterTheGrace) {
   catalog_->addressesOfHost = [&] {
     std::vector<HostAddress> out;
     for (const auto& lease : leases("10.0.7.0/24")) {
-      out.push_back(HostAddress{subnet("10.0.7.1/24"), lease.address, lease.owner, wallClockMs() - 1000});
+      out.push_back(
+          HostAddress{subnet("10.0.7.1/24"), lease.address, lease.owner, wallClockMs() - 1000});
     }
     return out;
   };
@@ -280,7 +295,8 @@ TEST_F(PluginDriverTest, LeftoversDockerDoesNotKnowAreCollectedAfterTheGrace) {
   EXPECT_TRUE(found.empty());
   EXPECT_EQ(ovs_->ports.size(), 2u);
   pass(std::chrono::milliseconds(0), true);
-  ASSERT_EQ(found.size(), 4u) << ::testing::PrintToString(found);  // e2's port, the veth, 2 addresses
+  ASSERT_EQ(found.size(), 4u) << ::testing::PrintToString(
+      found);  // e2's port, the veth, 2 addresses
   EXPECT_EQ(ovs_->ports.size(), 1u);
   EXPECT_TRUE(ovs_->ports.contains(dockerVethNames("e1").hostVeth));
   EXPECT_FALSE(netlink_->links.contains("ovd00000000beef"));
