@@ -1,5 +1,7 @@
 #include "adapter/hook_service.h"
 
+#include "adapter/create_body.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -146,7 +148,7 @@ HttpAnswer HookService::preHook(const Hook& hook) {
     return jsonAnswer(encodeModifiedClientRequest(hook.client));
   }
   const auto start = std::chrono::steady_clock::now();
-  auto attached = driver_->attach(body, routed.name);
+  auto attached = attachCreate(*driver_, body, routed.name);
   if (!attached) {
     metrics_.countHook("pre-hook", route, "error");
     metrics_.countError("attach");

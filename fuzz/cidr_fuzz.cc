@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapter/create_body.h"
 #include "ipam/ipv4.h"
-#include "netdrv/create_body.h"
 #include "netdrv/naming.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -30,11 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nlohmann::json body = {{"Image", "x"},
                          {"Env", {"OVSPLANE_CIDR=" + input, "OVSPLANE_IP=" + input}},
                          {"MacAddress", input}};
-  (void)ovsplane::netdrv::readNetworkRequest(body);
+  (void)ovsplane::adapter::readNetworkRequest(body);
   body["Env"] = {"SOCKETPLANE_CIDR=" + input};
-  if (auto request = ovsplane::netdrv::readNetworkRequest(body); request && *request) {
+  if (auto request = ovsplane::adapter::readNetworkRequest(body); request && *request) {
     nlohmann::json rewritten = body;
-    (void)ovsplane::netdrv::rewriteForNetworkContainer(rewritten, "id", nlohmann::json::object());
+    (void)ovsplane::adapter::rewriteForNetworkContainer(rewritten, "id", nlohmann::json::object());
   }
   return 0;
 }

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
+#include "adapter/create_body.h"
 #include "adapter/hooks.h"
 #include "common/json_limits.h"
-#include "netdrv/create_body.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -33,8 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const nlohmann::json json = ovsplane::parseJsonBounded(input);
   if (!json.is_discarded() && json.is_object()) {
-    (void)ovsplane::netdrv::readNetworkRequest(json);
-    (void)ovsplane::netdrv::checkRewritable(json);
+    (void)ovsplane::adapter::readNetworkRequest(json);
+    (void)ovsplane::adapter::checkRewritable(json);
   }
   return 0;
 }

@@ -10,7 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include "common/fault_point.h"
-#include "netdrv/create_body.h"
 #include "netdrv/naming.h"
 
 namespace ovsplane::netdrv {
@@ -65,7 +64,7 @@ class UndoStack {
 };
 
 /** The network-only container: a pause process with the settings Docker refuses on the app. */
-nlohmann::json networkContainerBody(const std::string& image, const MovedSettings& moved,
+nlohmann::json networkContainerBody(const std::string& image, const NetworkContainerSettings& moved,
                                     const nlohmann::json& containerLabels) {
   nlohmann::json body = {
       {"Image", image},
@@ -121,20 +120,10 @@ std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net) {
   return endpoint;
 }
 
-Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& createBody,
-                                                       const std::string& appName) {
-  auto request = readNetworkRequest(createBody);
-  if (!request) {
-    return std::unexpected(request.error());
-  }
-  if (!*request) {
-    return std::optional<Attached>();
-  }
-  if (auto rewritable = checkRewritable(createBody); !rewritable) {
-    return std::unexpected(rewritable.error());  // before anything is allocated
-  }
-  const ipam::Subnet subnet = (*request)->subnet;
+Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
+  const ipam::Subnet subnet = request.subnet;
   const std::string cidr = subnet.toGatewayString();
+  const std::string& appName = request.appName;
   UndoStack undo;
 
   Endpoint endpoint;
@@ -143,7 +132,7 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   endpoint.appName = appName;
   const EndpointNames names = endpointNames(endpoint.id);
   endpoint.hostVeth = names.hostVeth;
-  endpoint.mac = (*request)->macAddress.value_or(names.macString());
+  endpoint.mac = request.mac.value_or(names.macString());
   endpoint.state = EndpointState::Attaching;
   endpoint.since = std::chrono::steady_clock::now();
   {
@@ -157,7 +146,7 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   });
 
   auto network = deps_.catalog->ensureNetwork(
-      subnet, NetworkOptions{.nat = (*request)->nat.value_or(config_.natByDefault)});
+      subnet, NetworkOptions{.nat = request.nat.value_or(config_.natByDefault)});
   if (!network) {
     return makeError(network.error().code, fmt::format("network {} in the state database: {}", cidr,
                                                        network.error().message));
@@ -165,7 +154,7 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   endpoint.vni = network->vni;
   faultPoint("attach.network");
 
-  auto ip = allocator_.allocate(subnet, endpoint.id, (*request)->ip);
+  auto ip = allocator_.allocate(subnet, endpoint.id, request.ip);
   if (!ip) {
     return std::unexpected(fromIpam(ip.error()));
   }
@@ -178,22 +167,14 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   if (!image) {
     return std::unexpected(image.error());
   }
-  nlohmann::json patched = createBody;
   const nlohmann::json networkLabels = {
       {labels::kRole, "network"},    {labels::kEndpoint, endpoint.id}, {labels::kNetwork, cidr},
       {labels::kIp, ip->toString()}, {labels::kMac, endpoint.mac},     {labels::kApp, appName},
   };
-  // What Docker refuses with container: networking moves to the network-only container; the
-  // mode itself names that container once it exists (below).
-  auto moved =
-      rewriteForNetworkContainer(patched, "", nlohmann::json{{labels::kEndpoint, endpoint.id}});
-  if (!moved) {
-    return std::unexpected(moved.error());
-  }
   const std::string networkName =
       config_.networkContainerPrefix + (appName.empty() ? endpoint.id : appName);
-  auto networkId =
-      deps_.runtime->create(networkContainerBody(*image, *moved, networkLabels), networkName);
+  auto networkId = deps_.runtime->create(networkContainerBody(*image, request.moved, networkLabels),
+                                         networkName);
   if (!networkId) {
     return std::unexpected(networkId.error());
   }
@@ -227,7 +208,6 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   }
   faultPoint("attach.ovs");
 
-  patched["HostConfig"]["NetworkMode"] = "container:" + *networkId;
   endpoint.state = EndpointState::Pending;
   endpoint.since = std::chrono::steady_clock::now();
   endpoint.inFlight = true;
@@ -238,7 +218,7 @@ Result<std::optional<Driver::Attached>> Driver::attach(const nlohmann::json& cre
   undo.dismiss();
   spdlog::info("attached endpoint {} ({}) to {} as {} via {}", endpoint.id,
                appName.empty() ? "unnamed" : appName, cidr, ip->toString(), networkName);
-  return std::optional<Attached>(Attached{std::move(patched), endpoint.id});
+  return AttachedEndpoint{endpoint.id, *networkId, *ip};
 }
 
 namespace {

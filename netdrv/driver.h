@@ -102,16 +102,43 @@ struct AccessPort {
   std::map<std::string, std::string> externalIds;  ///< who it belongs to
 };
 
+/** Settings of an app's create that Docker refuses together with `container:` networking:
+ *  they move to its network-only container (Docker's JSON values as the body had them, or
+ *  null). */
+struct NetworkContainerSettings {
+  nlohmann::json hostname;
+  nlohmann::json domainname;
+  nlohmann::json dns;  ///< HostConfig.Dns / DnsOptions / DnsSearch / ExtraHosts
+  nlohmann::json dnsOptions;
+  nlohmann::json dnsSearch;
+  nlohmann::json extraHosts;
+};
+
+/** What the Powerstrip path asks of the driver for one app container (read from its create
+ *  body by the adapter: adapter/create_body.h). */
+struct AttachRequest {
+  ipam::Subnet subnet;                  ///< the network (OVSPLANE_CIDR)
+  std::optional<ipam::Ipv4Address> ip;  ///< OVSPLANE_IP
+  std::optional<std::string> mac;       ///< the app's MacAddress
+  /** OVSPLANE_NAT: egress NAT of a network this attach creates (an existing one keeps its
+   *  own); nullopt: DriverConfig::natByDefault. */
+  std::optional<bool> nat;
+  std::string appName;  ///< as given to create (may be empty)
+  NetworkContainerSettings moved;
+};
+
+/** An attach done: the network-only container the app joins (`container:<id>`). */
+struct AttachedEndpoint {
+  std::string endpointId;  ///< pass to commit() or rollback(); the app's ovsplane.endpoint label
+  std::string networkContainerId;
+  ipam::Ipv4Address ip;
+};
+
 /** The driver's operations, as the adapter calls them (Driver below; test doubles). */
 class NetworkDriver {
  public:
   virtual ~NetworkDriver() = default;
-  struct Attached {
-    nlohmann::json body;     ///< the create body, rewritten for container:<id> networking
-    std::string endpointId;  ///< pass to commit() or rollback()
-  };
-  virtual Result<std::optional<Attached>> attach(const nlohmann::json& createBody,
-                                                 const std::string& appName) = 0;
+  virtual Result<AttachedEndpoint> attach(const AttachRequest& request) = 0;
   virtual Result<void> commit(const std::string& endpointId, const std::string& appId) = 0;
   virtual Result<void> commitCreated(const std::string& appId, const std::string& hint) = 0;
   virtual Result<void> rollback(const std::string& endpointId) = 0;
@@ -133,13 +160,12 @@ class Driver final : public NetworkDriver {
   Driver(DriverConfig config, DriverDependencies dependencies);
 
   /**
-   * Attaches the container a Docker create body describes. nullopt when the body asks for no
-   * ovsplane network (pass it on unchanged). Errors: InvalidRequest (bad CIDR/IP, port
-   * publishing, links, another network mode), Conflict (address taken, network exhausted),
-   * Unavailable (dockerd, OVSDB, netlink) — with nothing left behind.
+   * Attaches an app container to `request.subnet`'s network: address, network-only container
+   * (with `request.moved`), veth, OVS port and tunnels. Errors: InvalidRequest (bad IP or MAC),
+   * Conflict (address taken, network exhausted), Unavailable (dockerd, OVSDB, netlink) — with
+   * nothing left behind.
    */
-  Result<std::optional<Attached>> attach(const nlohmann::json& createBody,
-                                         const std::string& appName) override;
+  Result<AttachedEndpoint> attach(const AttachRequest& request) override;
 
   /** Docker created app container `appId` (full id) for the attach `endpointId`. */
   Result<void> commit(const std::string& endpointId, const std::string& appId) override;

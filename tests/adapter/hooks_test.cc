@@ -109,7 +109,7 @@ TEST(RouteRequest, VersionedAndUnversionedPaths) {
   }
 }
 
-/** A driver double recording calls; attach rewrites NetworkMode like the real one. */
+/** A driver double recording calls (the create body is read and rewritten by the adapter). */
 class RecordingDriver final : public netdrv::NetworkDriver {
  public:
   std::vector<std::string> calls;
@@ -117,21 +117,15 @@ class RecordingDriver final : public netdrv::NetworkDriver {
   std::optional<netdrv::Error> failWire;
   std::mutex mutex;
 
-  netdrv::Result<std::optional<Attached>> attach(const json& body,
-                                                 const std::string& name) override {
+  netdrv::Result<netdrv::AttachedEndpoint> attach(const netdrv::AttachRequest& request) override {
     std::scoped_lock lock(mutex);
+    const std::string& name = request.appName;
     calls.push_back("attach " + name);
     if (failAttach) return std::unexpected(*failAttach);
-    bool wants = false;
-    for (const auto& e : body.value("Env", json::array())) {
-      wants |= e.get<std::string>().find("_CIDR=") != std::string::npos;
-    }
-    if (!wants) return std::optional<Attached>();
-    json patched = body;
-    patched["HostConfig"]["NetworkMode"] = "container:net-" + name;
     const int n = ++attaches[name];
-    return std::optional<Attached>(
-        Attached{patched, "ep-" + name + (n > 1 ? "-" + std::to_string(n) : std::string())});
+    return netdrv::AttachedEndpoint{
+        "ep-" + name + (n > 1 ? "-" + std::to_string(n) : std::string()), "net-" + name,
+        request.ip.value_or(request.subnet.firstHost())};
   }
   std::map<std::string, int> attaches;
   netdrv::Result<void> commit(const std::string& ep, const std::string& id) override {
@@ -269,7 +263,8 @@ TEST_F(HookServiceTest, EverythingElsePassesThroughUnchanged) {
            {"ClientRequest", {{"Method", "POST"}, {"Request", "/build"}, {"Body", nullptr}}}}
           .dump();
   EXPECT_TRUE(json::parse(post(nullBody).body)["ModifiedClientRequest"]["Body"].is_null());
-  EXPECT_EQ(driver_->calls, (std::vector<std::string>{"attach "}));
+  // A create without a CIDR is read by the adapter and never reaches the driver.
+  EXPECT_TRUE(driver_->calls.empty()) << ::testing::PrintToString(driver_->calls);
 }
 
 TEST_F(HookServiceTest, PingMetricsAndBadRequests) {

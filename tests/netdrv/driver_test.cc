@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "adapter/create_body.h"
 #include "ipam/memory_store.h"
-#include "netdrv/create_body.h"
 #include "netdrv/naming.h"
 #include "tests/netdrv/fakes.h"
 
@@ -69,7 +69,7 @@ class DriverTest : public ::testing::Test {
 TEST_F(DriverTest, AttachWiresANetworkOnlyContainerAndRewritesTheBody) {
   catalog_->peerHosts = {{"h2", "192.168.77.2"}, {"h3", "192.168.77.3"}};
   const nlohmann::json original = capturedCreateBody();
-  auto attached = driver_->attach(original, "ps-a");
+  auto attached = adapter::attachCreate(*driver_, original, "ps-a");
   ASSERT_TRUE(attached.has_value()) << attached.error().message;
   ASSERT_TRUE(attached->has_value());
   const auto& body = (*attached)->body;
@@ -124,10 +124,10 @@ TEST_F(DriverTest, AttachWiresANetworkOnlyContainerAndRewritesTheBody) {
 }
 
 TEST_F(DriverTest, BodiesWithoutACidrPassThrough) {
-  auto attached = driver_->attach(bodyWithEnv({"PATH=/bin", "FOO=bar"}), "x");
+  auto attached = adapter::attachCreate(*driver_, bodyWithEnv({"PATH=/bin", "FOO=bar"}), "x");
   ASSERT_TRUE(attached.has_value());
   EXPECT_FALSE(attached->has_value());
-  auto noEnv = driver_->attach(nlohmann::json{{"Image", "busybox"}}, "");
+  auto noEnv = adapter::attachCreate(*driver_, nlohmann::json{{"Image", "busybox"}}, "");
   ASSERT_TRUE(noEnv.has_value());
   EXPECT_FALSE(noEnv->has_value());
   expectNothingLeft("10.0.6.0/24");
@@ -141,7 +141,7 @@ TEST_F(DriverTest, LegacyVariableRequestedIpMacAndMovedSettings) {
   body["HostConfig"]["Dns"] = {"10.0.7.53"};
   body["HostConfig"]["DnsSearch"] = {"example.test"};
   body["HostConfig"]["ExtraHosts"] = {"db:10.0.7.9"};
-  auto attached = driver_->attach(body, "");
+  auto attached = adapter::attachCreate(*driver_, body, "");
   ASSERT_TRUE(attached.has_value()) << attached.error().message;
   const auto& net = runtime_->containers.begin()->second;
   EXPECT_EQ(net.body["Hostname"], "web");
@@ -213,7 +213,7 @@ TEST_F(DriverTest, UserErrorsAreClearAndAllocateNothing) {
        "OVSPLANE_NAT=maybe is neither"},
   };
   for (const Case& c : cases) {
-    auto attached = driver_->attach(c.body, "x");
+    auto attached = adapter::attachCreate(*driver_, c.body, "x");
     ASSERT_FALSE(attached.has_value()) << c.body.dump();
     EXPECT_EQ(attached.error().code, c.code) << attached.error().message;
     EXPECT_NE(attached.error().message.find(c.part), std::string::npos) << attached.error().message;
@@ -222,15 +222,15 @@ TEST_F(DriverTest, UserErrorsAreClearAndAllocateNothing) {
 }
 
 TEST_F(DriverTest, TakenAndExhaustedAddressesAreConflicts) {
-  auto first =
-      driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.8.1/30", "OVSPLANE_IP=10.0.8.2"}), "a");
+  auto first = adapter::attachCreate(
+      *driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.8.1/30", "OVSPLANE_IP=10.0.8.2"}), "a");
   ASSERT_TRUE(first.has_value()) << first.error().message;
-  auto taken =
-      driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.8.1/30", "OVSPLANE_IP=10.0.8.2"}), "b");
+  auto taken = adapter::attachCreate(
+      *driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.8.1/30", "OVSPLANE_IP=10.0.8.2"}), "b");
   ASSERT_FALSE(taken.has_value());
   EXPECT_EQ(taken.error().code, ErrorCode::Conflict);
   EXPECT_NE(taken.error().message.find("taken"), std::string::npos);
-  auto full = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.8.1/30"}), "c");
+  auto full = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.8.1/30"}), "c");
   ASSERT_FALSE(full.has_value());
   EXPECT_EQ(full.error().code, ErrorCode::Conflict);
   EXPECT_NE(full.error().message.find("exhausted"), std::string::npos);
@@ -247,7 +247,8 @@ TEST_F(DriverTest, EveryFailingStepRollsBackEverything) {
       fakes->clear();
       fakes->failOn(step);
     }
-    auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+    auto attached =
+        adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
     ASSERT_FALSE(attached.has_value());
     EXPECT_EQ(attached.error().code, ErrorCode::Unavailable);
     EXPECT_NE(attached.error().message.find(step), std::string::npos) << attached.error().message;
@@ -258,15 +259,18 @@ TEST_F(DriverTest, EveryFailingStepRollsBackEverything) {
     expectNothingLeft("10.0.6.0/24");
   }
   // And the same request works once nothing fails.
-  EXPECT_TRUE(driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app").has_value());
+  EXPECT_TRUE(adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app")
+                  .has_value());
 }
 
 TEST_F(DriverTest, TheFirstAttachChoosesNatAndLaterOnesKeepIt) {
-  auto sealed = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.9.1/24", "OVSPLANE_NAT=0"}), "a");
+  auto sealed = adapter::attachCreate(
+      *driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.9.1/24", "OVSPLANE_NAT=0"}), "a");
   ASSERT_TRUE(sealed.has_value() && sealed->has_value()) << sealed.error().message;
-  auto later = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.9.1/24", "OVSPLANE_NAT=1"}), "b");
+  auto later = adapter::attachCreate(
+      *driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.9.1/24", "OVSPLANE_NAT=1"}), "b");
   ASSERT_TRUE(later.has_value() && later->has_value());
-  auto open = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.10.1/24"}), "c");
+  auto open = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.10.1/24"}), "c");
   ASSERT_TRUE(open.has_value() && open->has_value());
   auto networks = catalog_->networks();
   ASSERT_TRUE(networks.has_value());
@@ -282,7 +286,7 @@ TEST_F(DriverTest, TheFirstAttachChoosesNatAndLaterOnesKeepIt) {
 }
 
 TEST_F(DriverTest, ANewOverlayMtuReachesWiredEndpointsAndNewOnes) {
-  auto first = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "a");
+  auto first = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "a");
   ASSERT_TRUE(first.has_value() && first->has_value());
   const Endpoint wired = driver_->endpoints().front();
   ASSERT_NE(wired.wiredPid, 0);
@@ -290,7 +294,7 @@ TEST_F(DriverTest, ANewOverlayMtuReachesWiredEndpointsAndNewOnes) {
   EXPECT_EQ(driver_->overlayMtu(), 1350U);
   EXPECT_EQ(netlink_->mtus.at("host/" + wired.hostVeth), 1350U);
   EXPECT_EQ(netlink_->mtus.at(NamespaceRef::ofPid(wired.wiredPid).path() + "/eth0"), 1350U);
-  auto second = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "b");
+  auto second = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "b");
   ASSERT_TRUE(second.has_value() && second->has_value());
   for (const auto& [name, link] : netlink_->links)
     EXPECT_EQ(link.first.mtu, name == wired.hostVeth ? 1450U : 1350U);
@@ -298,7 +302,8 @@ TEST_F(DriverTest, ANewOverlayMtuReachesWiredEndpointsAndNewOnes) {
 }
 
 TEST_F(DriverTest, RollbackAfterDockerRefusedTheCreate) {
-  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+  auto attached =
+      adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
   ASSERT_TRUE(attached.has_value());
   ASSERT_TRUE(driver_->rollback((*attached)->endpointId).has_value());
   expectNothingLeft("10.0.6.0/24");
@@ -308,7 +313,8 @@ TEST_F(DriverTest, RollbackAfterDockerRefusedTheCreate) {
 
 TEST_F(DriverTest, CommitThenDetachByNameOrIdReleasesEverything) {
   for (const std::string ref : {"app", "abcdef012345"}) {
-    auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+    auto attached =
+        adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
     ASSERT_TRUE(attached.has_value()) << attached.error().message;
     ASSERT_TRUE(driver_->commit((*attached)->endpointId, "abcdef0123456789").has_value());
     ASSERT_TRUE(driver_->detach(ref).has_value());
@@ -321,9 +327,9 @@ TEST_F(DriverTest, CommitThenDetachByNameOrIdReleasesEverything) {
 TEST_F(DriverTest, EmptyBridgesGoWithTheirLastEndpointWhenConfigured) {
   config_.deleteEmptyBridges = true;
   driver_ = makeDriver();
-  auto first = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "one");
-  auto second = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "two");
-  auto other = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.9.1/24"}), "three");
+  auto first = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "one");
+  auto second = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "two");
+  auto other = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.9.1/24"}), "three");
   ASSERT_TRUE(first && second && other);
   ASSERT_TRUE(driver_->rollback((*first)->endpointId).has_value());
   EXPECT_TRUE(ovs_->bridges.contains("ovpbr4096"));  // "two" still uses it
@@ -333,14 +339,15 @@ TEST_F(DriverTest, EmptyBridgesGoWithTheirLastEndpointWhenConfigured) {
 }
 
 TEST_F(DriverTest, BridgesStayByDefault) {
-  auto first = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "one");
+  auto first = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "one");
   ASSERT_TRUE(first.has_value());
   ASSERT_TRUE(driver_->rollback((*first)->endpointId).has_value());
   EXPECT_TRUE(ovs_->bridges.contains("ovpbr4096"));
 }
 
 TEST_F(DriverTest, DetachAfterARestartFindsTheNetworkContainerByLabel) {
-  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+  auto attached =
+      adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
   ASSERT_TRUE(attached.has_value());
   driver_ = makeDriver();  // ovsplane restarted: the driver remembers nothing
   ASSERT_TRUE(driver_->detach("app").has_value());
@@ -348,7 +355,8 @@ TEST_F(DriverTest, DetachAfterARestartFindsTheNetworkContainerByLabel) {
 }
 
 TEST_F(DriverTest, EnsureWiredRewiresAfterTheNetworkContainerRestarted) {
-  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+  auto attached =
+      adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
   ASSERT_TRUE(attached.has_value());
   const std::string netId = runtime_->containers.begin()->first;
   auto appId = runtime_->create((*attached)->body, "app");  // Docker creates the app
@@ -382,7 +390,8 @@ TEST_F(DriverTest, DetachActsOnlyOnAppsDockerNoLongerKnows) {
   // that still matches a live container touches nothing.
   std::vector<std::string> ids;
   for (const char* name : {"web", "web2"}) {
-    auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), name);
+    auto attached =
+        adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), name);
     ASSERT_TRUE(attached.has_value());
     auto id = runtime_->create((*attached)->body, name);
     ASSERT_TRUE(id.has_value());
@@ -399,7 +408,7 @@ TEST_F(DriverTest, DetachActsOnlyOnAppsDockerNoLongerKnows) {
 }
 
 TEST_F(DriverTest, ARollbackNeverUndoesAnEndpointDockerCreated) {
-  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "");
+  auto attached = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "");
   ASSERT_TRUE(attached.has_value());
   auto id = runtime_->create((*attached)->body, "");  // Docker did create it
   ASSERT_TRUE(id.has_value());
@@ -410,7 +419,8 @@ TEST_F(DriverTest, ARollbackNeverUndoesAnEndpointDockerCreated) {
 }
 
 TEST_F(DriverTest, ARemovedNetworkContainerLeavesItsAppBrokenWithItsAddress) {
-  auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
+  auto attached =
+      adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "app");
   ASSERT_TRUE(attached.has_value());
   const std::string netId = runtime_->containers.begin()->first;
   auto id = runtime_->create((*attached)->body, "app");
@@ -426,7 +436,8 @@ TEST_F(DriverTest, ARemovedNetworkContainerLeavesItsAppBrokenWithItsAddress) {
 
 TEST_F(DriverTest, TunnelsFollowTheClusterMembership) {
   catalog_->peerHosts = {{"h2", "192.168.77.2"}};
-  ASSERT_TRUE(driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "a").has_value());
+  ASSERT_TRUE(
+      adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}), "a").has_value());
   EXPECT_EQ(driver_->reconcileTunnels().value(), 0U);  // attach made the tunnel already
   const int before = ovs_->transactions;
   EXPECT_EQ(driver_->reconcileTunnels().value(), 0U);
@@ -458,8 +469,8 @@ TEST_F(DriverTest, ConcurrentAttachesGetDistinctAddresses) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
-        auto attached = driver_->attach(bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}),
-                                        "app" + std::to_string(t) + "-" + std::to_string(i));
+        auto attached = adapter::attachCreate(*driver_, bodyWithEnv({"OVSPLANE_CIDR=10.0.6.1/24"}),
+                                              "app" + std::to_string(t) + "-" + std::to_string(i));
         if (!attached) ++failures;
       }
     });

@@ -3,6 +3,8 @@
 // young objects of attaches in flight are left alone, and a dry run changes nothing.
 #include "netdrv/reconciler.h"
 
+#include "adapter/create_body.h"
+
 #include <gtest/gtest.h>
 
 #include "ipam/memory_store.h"
@@ -63,7 +65,7 @@ class ReconcilerTest : public ::testing::Test {
   }
   /** An app created and started through the driver, as the proxy does. */
   std::string runApp(const std::string& name, const std::string& restartPolicy = "") {
-    auto attached = driver_->attach(bodyWithCidr(), name);
+    auto attached = adapter::attachCreate(*driver_, bodyWithCidr(), name);
     EXPECT_TRUE(attached && *attached);
     auto id = runtime_->create((*attached)->body, name);
     EXPECT_TRUE(id.has_value());
@@ -103,7 +105,7 @@ TEST_F(ReconcilerTest, ACleanHostNeedsNoChange) {
 
 TEST_F(ReconcilerTest, WhatACrashMidAttachLeftIsCollectedAfterTheGrace) {
   // Crash 1: after the network-only container was wired, before Docker saw the create.
-  ASSERT_TRUE(driver_->attach(bodyWithCidr(), "lost").has_value());
+  ASSERT_TRUE(adapter::attachCreate(*driver_, bodyWithCidr(), "lost").has_value());
   // Crash 2: after the address was allocated, before anything else.
   ASSERT_TRUE(store_->reserve(subnet_, *ipam::Ipv4Address::parse("10.0.6.77"), "stray-owner"));
   const std::string survivor = runApp("survivor");
@@ -127,7 +129,7 @@ TEST_F(ReconcilerTest, WhatACrashMidAttachLeftIsCollectedAfterTheGrace) {
 TEST_F(ReconcilerTest, AnAttachInFlightIsNeverCollected) {
   // Attaching (its veth and address exist already) or pending (Docker has not answered): a pass
   // with no grace at all must leave it alone while this process knows it.
-  auto attached = driver_->attach(bodyWithCidr(), "inflight");
+  auto attached = adapter::attachCreate(*driver_, bodyWithCidr(), "inflight");
   ASSERT_TRUE(attached.has_value());
   auto report = reconciler().reconcile();  // no grace configured: kInFlightGrace holds
   ASSERT_TRUE(report.has_value());

@@ -1,8 +1,10 @@
-#include "netdrv/create_body.h"
+#include "adapter/create_body.h"
 
 #include <fmt/format.h>
 
-namespace ovsplane::netdrv {
+namespace ovsplane::adapter {
+
+using netdrv::makeError;
 namespace {
 
 constexpr std::string_view kCidrVariables[] = {"OVSPLANE_CIDR", "SOCKETPLANE_CIDR"};
@@ -236,4 +238,28 @@ Result<MovedSettings> rewriteForNetworkContainer(nlohmann::json& body,
   return moved;
 }
 
-}  // namespace ovsplane::netdrv
+Result<std::optional<AttachedCreate>> attachCreate(netdrv::NetworkDriver& driver,
+                                                   const nlohmann::json& body,
+                                                   const std::string& appName) {
+  auto request = readNetworkRequest(body);
+  if (!request) return std::unexpected(request.error());
+  if (!*request) return std::optional<AttachedCreate>();
+  // What Docker refuses with container: networking moves to the network-only container (and is
+  // refused before anything is allocated); the mode and the label name it once it exists.
+  nlohmann::json patched = body;
+  auto moved =
+      rewriteForNetworkContainer(patched, "", nlohmann::json{{netdrv::labels::kEndpoint, ""}});
+  if (!moved) return std::unexpected(moved.error());
+  auto attached = driver.attach(netdrv::AttachRequest{.subnet = (*request)->subnet,
+                                                      .ip = (*request)->ip,
+                                                      .mac = (*request)->macAddress,
+                                                      .nat = (*request)->nat,
+                                                      .appName = appName,
+                                                      .moved = std::move(*moved)});
+  if (!attached) return std::unexpected(attached.error());
+  patched["HostConfig"]["NetworkMode"] = "container:" + attached->networkContainerId;
+  patched["Labels"][netdrv::labels::kEndpoint] = attached->endpointId;
+  return std::optional<AttachedCreate>(AttachedCreate{std::move(patched), attached->endpointId});
+}
+
+}  // namespace ovsplane::adapter

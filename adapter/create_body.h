@@ -6,9 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include "ipam/ipv4.h"
+#include "netdrv/driver.h"
 #include "netdrv/error.h"
 
-namespace ovsplane::netdrv {
+namespace ovsplane::adapter {
+
+using netdrv::ErrorCode;
+using netdrv::Result;
+using MovedSettings = netdrv::NetworkContainerSettings;
 
 /** What a container create body asks of ovsplane, read from its Env. */
 struct NetworkRequest {
@@ -29,17 +34,6 @@ struct NetworkRequest {
  */
 Result<std::optional<NetworkRequest>> readNetworkRequest(const nlohmann::json& body);
 
-/** The settings Docker refuses together with `container:` network mode that ovsplane moves to
- *  the network-only container instead. */
-struct MovedSettings {
-  nlohmann::json hostname;    ///< string or null
-  nlohmann::json domainname;  ///< string or null
-  nlohmann::json dns;         ///< HostConfig.Dns / DnsOptions / DnsSearch / ExtraHosts (or null)
-  nlohmann::json dnsOptions;
-  nlohmann::json dnsSearch;
-  nlohmann::json extraHosts;
-};
-
 /**
  * Rewrites a create body in place for `container:<networkContainerId>` networking: sets
  * HostConfig.NetworkMode, removes what Docker would refuse with that mode, returns the settings
@@ -54,4 +48,21 @@ Result<MovedSettings> rewriteForNetworkContainer(nlohmann::json& body,
 /** Checks a body for what rewriteForNetworkContainer() would refuse, without changing it. */
 Result<void> checkRewritable(const nlohmann::json& body);
 
-}  // namespace ovsplane::netdrv
+/** An attached create: the body to pass on, and the attach to commit or roll back. */
+struct AttachedCreate {
+  nlohmann::json body;     ///< rewritten for container:<network-only container> networking
+  std::string endpointId;  ///< pass to commit() or rollback()
+};
+
+/**
+ * The Powerstrip path's one read of a Docker create body: the network request in its Env, the
+ * settings to move, a typed netdrv::AttachRequest to `driver`, and the body rewritten for
+ * `container:<id>` networking with the ovsplane.endpoint label. nullopt when the body asks for no
+ * ovsplane network (pass it on unchanged). Errors: those of readNetworkRequest,
+ * checkRewritable and the driver's attach (nothing is left behind).
+ */
+Result<std::optional<AttachedCreate>> attachCreate(netdrv::NetworkDriver& driver,
+                                                   const nlohmann::json& body,
+                                                   const std::string& appName);
+
+}  // namespace ovsplane::adapter
