@@ -183,6 +183,21 @@ if gid=$(getent group docker | cut -d: -f3) && [ -n "$gid" ]; then
 else
   pass "sockets 0660 (no docker group here): nobody is refused"
 fi
+# The plugin socket: dockerd (root) only, and garbage there is answered, never the daemon's end.
+plugin=$d/plugins/ovsplane.sock
+[ "$(stat -c %a "$plugin")" = 600 ] || fail "$plugin has mode $(stat -c %a "$plugin"), expected 600"
+can_connect "$plugin" "${nobody[@]}" && fail "a user other than root reached $plugin"
+pcall() {  # pcall TARGET BODY: a raw plugin call
+  printf 'POST %s HTTP/1.1\r\nHost: plugin\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "$1" "${#2}" "$2"
+}
+pcall /IpamDriver.RequestPool 'not json' | expect "$plugin" "plugin: not JSON" '^HTTP/1.1 400'
+pcall /NetworkDriver.CreateEndpoint "$(repeat '[' 100000)" | expect "$plugin" "plugin: 100,000-deep nesting" '^HTTP/1.1 400'
+pcall /NetworkDriver.CreateEndpoint '{"Interface":{"Address":"10.88.0.2/99999999999"},"Options":{"com.docker.network.portmap":7}}' |
+  expect "$plugin" "plugin: a bad prefix" '"Err":"ovsplane: endpoint address'
+pcall /IpamDriver.RequestAddress '{"PoolID":["x"],"Address":{}}' | expect "$plugin" "plugin: wrong types" '"Err":"ovsplane: '
+printf 'GARBAGE\r\n\r\n' | expect "$plugin" "plugin: not HTTP" '^HTTP/1.1 400|closed|^$'
+pcall /Plugin.Activate '{}' | expect "$plugin" "plugin: still serving" '"Implements":\["NetworkDriver","IpamDriver"\]'
+[ -e "/proc/$daemon_pid" ] || fail "the daemon died on the plugin socket's garbage"
 kill "$open_pid" 2>/dev/null || true
 
 # Past the cap (2,048 connections) a connection is answered 503 at once, and the held ones

@@ -3,6 +3,7 @@
 # Usage: scripts/bench.sh ipam|ovsdb [benchmark args]    Google Benchmark programs
 #        scripts/bench.sh hooks                           hook server: passthrough hooks/s, RSS
 #        scripts/bench.sh proxy                           proxy vs dockerd direct (root: a lab host)
+#        scripts/bench.sh attach [N]                      docker run -d on each network kind (root)
 # Results and the exact commands are recorded in docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,8 +82,47 @@ proxy)
     echo "logs of 200,000 lines via $target: $bytes bytes in $ms ms"
   done
   ;;
+attach)
+  # N `docker run -d` (whole docker process, until it returns: the container runs, its network
+  # wired) on each kind of network of one lab host, interleaved so that drift hits all alike.
+  [ "$(id -u)" = 0 ] || { echo "bench attach: needs root (a lab host with its own dockerd)" >&2; exit 1; }
+  n=${1:-15}
+  cmake --build "$BUILD_DIR" --target ovsplane
+  export OVSPLANE_BIN=$PWD/$BUILD_DIR/adapter/ovsplane OVP_MODE=proxy
+  # shellcheck source=../integration/lib.sh
+  . integration/lib.sh
+  lab_init bench
+  host_up 1
+  dk 1 network create -d bridge --subnet 10.89.0.0/24 dbridge >/dev/null
+  dk 1 network create -d ovsplane --ipam-driver ovsplane --subnet 10.89.1.0/24 ovp >/dev/null
+  kinds=(bridge plugin powerstrip none)
+  declare -A times
+  for i in $(seq 1 "$n"); do
+    for kind in "${kinds[@]}"; do
+      case $kind in
+      bridge) cmd=(dk 1 run --pull=never -d --network dbridge) ;;
+      plugin) cmd=(dk 1 run --pull=never -d --network ovp) ;;
+      powerstrip) cmd=(dp 1 run --pull=never -d -e OVSPLANE_CIDR=10.89.2.1/24) ;;
+      none) cmd=(dk 1 run --pull=never -d --network none) ;;
+      esac
+      start=$(date +%s%N)
+      "${cmd[@]}" --name "b-$kind-$i" "$LAB_IMAGE" sleep 3600 >/dev/null
+      times[$kind]+="$(( ($(date +%s%N) - start) / 1000 )) "
+    done
+  done
+  stats() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{v[NR] = $1} END {
+      printf "p50 %.3f s, p90 %.3f s", v[int((NR + 1) / 2)] / 1e6, v[int(NR * 0.9 + 0.5)] / 1e6 }'; }
+  p50() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+  echo "docker run -d, $n each, one lab host (userspace OVS), interleaved:"
+  for kind in "${kinds[@]}"; do printf '  %-11s %s\n' "$kind" "$(stats "${times[$kind]}")"; done
+  base=$(p50 "${times[bridge]}")
+  for kind in plugin powerstrip none; do
+    awk -v k="$kind" -v a="$(p50 "${times[$kind]}")" -v b="$base" \
+      'BEGIN { printf "  %s / Docker bridge (p50): %.2fx\n", k, a / b }'
+  done
+  ;;
 *)
-  echo "bench: unknown benchmark $which (ipam, ovsdb, hooks, proxy)" >&2
+  echo "bench: unknown benchmark $which (ipam, ovsdb, hooks, proxy, attach)" >&2
   exit 2
   ;;
 esac
