@@ -70,26 +70,27 @@ Result<std::optional<uint32_t>> mtuOption(const json& options) {
   if (!generic.is_object()) return std::optional<uint32_t>();
   auto it = generic.find("com.docker.network.driver.mtu");
   if (it == generic.end()) return std::optional<uint32_t>();
-  std::string value = it->is_string()            ? it->get<std::string>()
-                      : it->is_number_unsigned() ? std::to_string(it->get<uint64_t>())
-                                                 : std::string();
-  uint32_t mtu = 0;
-  bool digits = !value.empty() && value.size() <= 5;
-  for (char c : value) {
-    digits = digits && c >= '0' && c <= '9';
-    if (digits) mtu = mtu * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (!digits || mtu < 68) {
+  const std::string value = it->is_string()            ? it->get<std::string>()
+                            : it->is_number_unsigned() ? std::to_string(it->get<uint64_t>())
+                                                       : std::string();
+  auto mtu = netdrv::parseMtu(value);
+  if (!mtu) {
     return netdrv::makeError(ErrorCode::InvalidRequest,
-                             "com.docker.network.driver.mtu must be a number from 68 on");
+                             "com.docker.network.driver.mtu must be a number from 68 to 65535");
   }
-  return std::optional<uint32_t>(mtu);
+  return std::optional<uint32_t>(*mtu);
 }
 
 bool flag(const json& options, const char* key) {
   const json& value = member(options, key);
   return (value.is_boolean() && value.get<bool>()) ||
          (value.is_string() && value.get<std::string>() == "true");
+}
+
+/** The empty answer of a call that only acts, or its error. */
+Result<json> done(const Result<void>& acted) {
+  if (!acted) return std::unexpected(acted.error());
+  return json::object();
 }
 
 /** One endpoint as Join and EndpointOperInfo describe it. */
@@ -132,10 +133,7 @@ Result<json> releaseAddress(netdrv::PluginDriver& driver, const json& body) {
   auto address = optionalAddress(text(body, "Address"));
   if (!address) return std::unexpected(address.error());
   if (!*address) return json::object();
-  if (auto released = driver.releaseAddress(*pool, **address); !released) {
-    return std::unexpected(released.error());
-  }
-  return json::object();
+  return done(driver.releaseAddress(*pool, **address));
 }
 
 Result<json> createNetwork(netdrv::PluginDriver& driver, const json& body) {
@@ -167,13 +165,11 @@ Result<json> createNetwork(netdrv::PluginDriver& driver, const json& body) {
   const json& options = member(body, "Options");
   auto mtu = mtuOption(options);
   if (!mtu) return std::unexpected(mtu.error());
-  auto created = driver.createNetwork(
+  return done(driver.createNetwork(
       netdrv::DockerNetworkSpec{.networkId = text(body, "NetworkID"),
                                 .subnet = *subnet,
                                 .internal = flag(options, "com.docker.network.internal"),
-                                .mtu = *mtu});
-  if (!created) return std::unexpected(created.error());
-  return json::object();
+                                .mtu = *mtu}));
 }
 
 Result<json> createEndpoint(netdrv::PluginDriver& driver, const json& body) {
@@ -249,20 +245,14 @@ const std::map<std::string_view, Call>& calls() {
        }},
       {"/NetworkDriver.CreateNetwork", createNetwork},
       {"/NetworkDriver.DeleteNetwork",
-       [](netdrv::PluginDriver& driver, const json& body) -> Result<json> {
-         if (auto deleted = driver.deleteNetwork(text(body, "NetworkID")); !deleted) {
-           return std::unexpected(deleted.error());
-         }
-         return json::object();
+       [](netdrv::PluginDriver& driver, const json& body) {
+         return done(driver.deleteNetwork(text(body, "NetworkID")));
        }},
       {"/NetworkDriver.CreateEndpoint", createEndpoint},
       {"/NetworkDriver.EndpointOperInfo", operInfo},
       {"/NetworkDriver.DeleteEndpoint",
-       [](netdrv::PluginDriver& driver, const json& body) -> Result<json> {
-         if (auto deleted = driver.deleteEndpoint(text(body, "EndpointID")); !deleted) {
-           return std::unexpected(deleted.error());
-         }
-         return json::object();
+       [](netdrv::PluginDriver& driver, const json& body) {
+         return done(driver.deleteEndpoint(text(body, "EndpointID")));
        }},
       {"/NetworkDriver.Join", join},
       {"/NetworkDriver.Leave", nothing},

@@ -483,7 +483,7 @@ class DockerClient::Impl {
       auto object = parseBody("inspect network", *inspected);
       if (!object) return std::unexpected(object.error());
       RuntimeNetwork network = networkFromInspect(*object);
-      if (network.driver == driver && !network.id.empty()) out.push_back(std::move(network));
+      if (!network.id.empty()) out.push_back(std::move(network));
     }
     return out;
   }

@@ -24,8 +24,9 @@ bool sameNetwork(const ipam::Subnet& a, const ipam::Subnet& b) {
   return a.network() == b.network() && a.prefixLength() == b.prefixLength();
 }
 
-/** "1400" as an MTU Docker's option may carry: 68..65535. */
-std::optional<uint32_t> parseMtu(const std::string& text) {
+}  // namespace
+
+std::optional<uint32_t> parseMtu(std::string_view text) {
   uint32_t value = 0;
   if (text.empty() || text.size() > 5) return std::nullopt;
   for (char c : text) {
@@ -35,8 +36,6 @@ std::optional<uint32_t> parseMtu(const std::string& text) {
   if (value < 68 || value > 65535) return std::nullopt;
   return value;
 }
-
-}  // namespace
 
 bool isDockerOwner(std::string_view owner) { return owner.starts_with(kDockerOwnerPrefix); }
 

@@ -20,6 +20,10 @@ namespace ovsplane::netdrv {
 inline constexpr std::string_view kDockerOwnerPrefix = "docker:";
 bool isDockerOwner(std::string_view owner);
 
+/** An MTU as Docker's `com.docker.network.driver.mtu` option (and ovsplane's port record) carry
+ *  it: decimal digits, 68..65535; nullopt otherwise. Pure. */
+std::optional<uint32_t> parseMtu(std::string_view text);
+
 /** External id of the OVS ports the plugin path plugs (the Powerstrip path's is
  *  "ovsplane-endpoint"): Docker's endpoint id. */
 inline constexpr const char* kDockerEndpointKey = "ovsplane-docker-endpoint";
