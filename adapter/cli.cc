@@ -305,6 +305,12 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         ->envname("OVSPLANE_GC_GRACE")
         ->check(CLI::Range(0, 86400))
         ->capture_default_str();
+    cmd->add_option("--network-pool", daemon.networkPool,
+                    "Started network-only containers kept ready, so that an attach claims one "
+                    "instead of creating and starting its own (0: none)")
+        ->envname("OVSPLANE_NETWORK_POOL")
+        ->check(CLI::Range(0, 256))
+        ->capture_default_str();
     cmd->add_option("--reconcile-interval", daemon.reconcileIntervalSeconds,
                     "Seconds between the reconciler's full passes (events act at once in between)")
         ->envname("OVSPLANE_RECONCILE_INTERVAL")

@@ -259,7 +259,9 @@ Result<std::optional<AttachedCreate>> attachCreate(netdrv::NetworkDriver& driver
   if (!attached) return std::unexpected(attached.error());
   patched["HostConfig"]["NetworkMode"] = "container:" + attached->networkContainerId;
   patched["Labels"][netdrv::labels::kEndpoint] = attached->endpointId;
-  return std::optional<AttachedCreate>(AttachedCreate{std::move(patched), attached->endpointId});
+  for (const auto& [key, value] : attached->appLabels) patched["Labels"][key] = value;
+  return std::optional<AttachedCreate>(
+      AttachedCreate{std::move(patched), attached->endpointId, attached->timings});
 }
 
 }  // namespace ovsplane::adapter

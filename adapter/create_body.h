@@ -52,6 +52,7 @@ Result<void> checkRewritable(const nlohmann::json& body);
 struct AttachedCreate {
   nlohmann::json body;     ///< rewritten for container:<network-only container> networking
   std::string endpointId;  ///< pass to commit() or rollback()
+  netdrv::AttachTimings timings;
 };
 
 /**

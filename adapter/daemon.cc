@@ -123,7 +123,8 @@ HostServices connectHost(const DaemonConfig& config, unsigned overlayMtu) {
                            .applyTimeout = config.applyTimeout,
                            .networkContainerPrefix = "ovsplane-net-",
                            .deleteEmptyBridges = config.deleteEmptyBridges,
-                           .natByDefault = config.nat},
+                           .natByDefault = config.nat,
+                           .poolSize = config.networkPool},
       netdrv::DriverDependencies{
           host.state,
           netdrv::makeStateCatalog(host.state, host.hostName,
@@ -363,6 +364,7 @@ int runDaemon(const DaemonConfig& config) {
       config.docker);
 
   reconciler.start();
+  if (auto* pool = driver->pool()) pool->start();
 
   int signalNumber = 0;
   sigwait(&stopSignals, &signalNumber);
@@ -380,6 +382,7 @@ int runDaemon(const DaemonConfig& config) {
       if (endpoint.state == netdrv::EndpointState::Pending) (void)driver->rollback(endpoint.id);
     }
   }
+  if (auto* pool = driver->pool()) pool->stop();  // its ready containers wait for the next start
   reconciler.stop();  // and leaves the cluster: the other hosts drop their tunnels at once
   spdlog::info("ovsplane adapter stopped");
   return 0;

@@ -52,6 +52,8 @@ struct DaemonConfig {
   std::chrono::milliseconds applyTimeout{5000};
   /** Unclaimed network-only containers and addresses younger than this are left alone. */
   unsigned gcGraceSeconds = 60;
+  /** Started network-only containers kept ready for attaches (0: none). */
+  unsigned networkPool = 4;
   /** The reconciler's full pass runs at least this often. */
   unsigned reconcileIntervalSeconds = 30;
   /** A peer whose row has not been refreshed for this long has left (its tunnels go). */

@@ -60,7 +60,8 @@ HttpAnswer HookService::handle(const HttpRequestView& request) {
       for (const auto& endpoint : driver_->endpoints()) {
         ++byNetwork[endpoint.subnet.toString()];
       }
-      return HttpAnswer{200, "text/plain; version=0.0.4", metrics_.render(byNetwork)};
+      return HttpAnswer{200, "text/plain; version=0.0.4",
+                        metrics_.render(byNetwork, driver_->poolReady())};
     }
     if (path == adapterPath_) {
       if (request.method != "POST") {
@@ -160,7 +161,13 @@ HttpAnswer HookService::preHook(const Hook& hook) {
   if (!*attached) {
     return jsonAnswer(encodeModifiedClientRequest(hook.client));
   }
-  metrics_.observeAttach(std::chrono::steady_clock::now() - start);
+  const netdrv::AttachTimings& spent = (*attached)->timings;
+  metrics_.observeAttach(std::chrono::steady_clock::now() - start,
+                         {{"state_db", spent.stateDb},
+                          {"docker", spent.docker},
+                          {"netlink", spent.netlink},
+                          {"ovsdb", spent.ovsdb}},
+                         spent.pooled);
   remember(pairingKey(hook), (*attached)->endpointId);
   ClientRequest modified = hook.client;
   modified.body = (*attached)->body.dump();

@@ -15,14 +15,35 @@ void Metrics::countPluginCall(const std::string& method, const std::string& resu
   ++pluginCalls_[fmt::format("method=\"{}\",result=\"{}\"", method, result)];
 }
 
-void Metrics::observeAttach(std::chrono::duration<double> elapsed) {
-  std::scoped_lock lock(mutex_);
-  const double seconds = elapsed.count();
+void Metrics::Histogram::observe(double seconds) {
   for (size_t i = 0; i < kAttachBuckets.size(); ++i) {
-    if (seconds <= kAttachBuckets[i]) ++attachBuckets_[i];
+    if (seconds <= kAttachBuckets[i]) ++buckets[i];
   }
-  ++attachCount_;
-  attachSum_ += seconds;
+  ++count;
+  sum += seconds;
+}
+
+std::string Metrics::Histogram::render(const std::string& name, const std::string& labels) const {
+  const std::string sep = labels.empty() ? "" : ",";
+  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
+  std::string out;
+  for (size_t i = 0; i < kAttachBuckets.size(); ++i) {
+    out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, kAttachBuckets[i],
+                       buckets[i]);
+  }
+  out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, count);
+  out += fmt::format("{}_sum{} {}\n", name, braces, sum);
+  out += fmt::format("{}_count{} {}\n", name, braces, count);
+  return out;
+}
+
+void Metrics::observeAttach(std::chrono::duration<double> elapsed,
+                            const std::map<std::string, std::chrono::duration<double>>& phases,
+                            bool pooled) {
+  std::scoped_lock lock(mutex_);
+  attach_.observe(elapsed.count());
+  for (const auto& [phase, spent] : phases) attachPhases_[phase].observe(spent.count());
+  if (pooled) ++attachPooled_;
 }
 
 void Metrics::countError(const std::string& kind) {
@@ -30,7 +51,8 @@ void Metrics::countError(const std::string& kind) {
   ++errors_[kind];
 }
 
-std::string Metrics::render(const std::map<std::string, size_t>& addressesByNetwork) const {
+std::string Metrics::render(const std::map<std::string, size_t>& addressesByNetwork,
+                            long poolReady) const {
   std::scoped_lock lock(mutex_);
   std::string out;
   out += "# HELP ovsplane_hooks_total Powerstrip hooks answered.\n";
@@ -45,13 +67,20 @@ std::string Metrics::render(const std::map<std::string, size_t>& addressesByNetw
   }
   out += "# HELP ovsplane_attach_seconds Time to attach a container to its network.\n";
   out += "# TYPE ovsplane_attach_seconds histogram\n";
-  for (size_t i = 0; i < kAttachBuckets.size(); ++i) {
-    out += fmt::format("ovsplane_attach_seconds_bucket{{le=\"{}\"}} {}\n", kAttachBuckets[i],
-                       attachBuckets_[i]);
+  out += attach_.render("ovsplane_attach_seconds", "");
+  out += "# HELP ovsplane_attach_phase_seconds An attach's time by what it waited for.\n";
+  out += "# TYPE ovsplane_attach_phase_seconds histogram\n";
+  for (const auto& [phase, histogram] : attachPhases_) {
+    out += histogram.render("ovsplane_attach_phase_seconds", fmt::format("phase=\"{}\"", phase));
   }
-  out += fmt::format("ovsplane_attach_seconds_bucket{{le=\"+Inf\"}} {}\n", attachCount_);
-  out += fmt::format("ovsplane_attach_seconds_sum {}\n", attachSum_);
-  out += fmt::format("ovsplane_attach_seconds_count {}\n", attachCount_);
+  out += "# HELP ovsplane_attach_pooled_total Attaches whose network-only container was pooled.\n";
+  out += "# TYPE ovsplane_attach_pooled_total counter\n";
+  out += fmt::format("ovsplane_attach_pooled_total {}\n", attachPooled_);
+  if (poolReady >= 0) {
+    out += "# HELP ovsplane_pool_ready Started network-only containers ready for attaches.\n";
+    out += "# TYPE ovsplane_pool_ready gauge\n";
+    out += fmt::format("ovsplane_pool_ready {}\n", poolReady);
+  }
   out += "# HELP ovsplane_allocated_addresses Addresses this host's endpoints hold, by network.\n";
   out += "# TYPE ovsplane_allocated_addresses gauge\n";
   for (const auto& [network, count] : addressesByNetwork) {

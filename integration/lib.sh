@@ -375,7 +375,7 @@ host_up() {
     extra=(--proxy-listen "unix:$d/proxy.sock")
   fi
   local args=("$mode" --listen "unix:$d/adapter.sock" "${extra[@]}" --ovsdb "unix:$d/db.sock"
-    --plugin-listen "unix:$d/plugins/ovsplane.sock"
+    --plugin-listen "unix:$d/plugins/ovsplane.sock" --network-pool "${OVP_POOL:-0}"
     --state-db "$state" --docker "unix://$d/docker.sock" --datapath netdev --host "h$h"
     "${hostflags[@]}" --log-level debug)
   if [ -n "${OVP_IMAGE:-}" ]; then
@@ -637,7 +637,8 @@ leak_scan() {
     # shellcheck disable=SC2086
     dk "$h" inspect $ids 2>"$t/err.txt" | jq -r '.[] | [.Id, (.Config.Labels["ovsplane.role"] // "-"),
         (.Config.Labels["ovsplane.endpoint"] // "-"), (.State.Running | tostring), .HostConfig.NetworkMode,
-        (.State.Pid | tostring), (.Config.Labels["ovsplane.ip"] // "-"), (.Name | ltrimstr("/"))] | @tsv' >"$t/containers.txt" ||
+        (.State.Pid | tostring), (.Config.Labels["ovsplane.ip"] // "-"), (.Name | ltrimstr("/")),
+        (.Config.Labels["ovsplane.pool"] // "-")] | @tsv' >"$t/containers.txt" ||
       { LEAK_PROBLEMS="docker inspect failed (a container went away meanwhile?): $(cat "$t/err.txt")"; return 1; }
   else
     : >"$t/containers.txt"
@@ -652,7 +653,7 @@ leak_scan() {
   # Inside each running network-only container: eth0's address (checked where the app runs).
   : >"$t/inside.txt"
   local id role ep running mode pid ip name addr
-  while IFS=$'\t' read -r id role ep running mode pid ip name; do
+  while IFS=$'\t' read -r id role ep running mode pid ip name _; do
     [ "$role" = network ] && [ "$running" = true ] && [ "$pid" != 0 ] || continue
     addr=$(nsenter -t "$pid" -n ip -o -4 addr show dev eth0 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -1)
     printf '%s\t%s\n' "$ep" "${addr:--}" >>"$t/inside.txt"
@@ -668,9 +669,9 @@ leak_scan() {
     }
     FILENAME ~ /containers.txt$/ {
       if ($2 == "-") { app[$3]++; napps++; appid[$3] = $1; apprun[$3] = $4; appmode[$3] = $5; appname[$3] = $8
-                       if ($4 == "true") nrun++ }
+                       appip[$3] = $7; if ($4 == "true") nrun++ }
       else if ($2 == "network") { net[$3]++; nnets++; netid[$1] = $3; netrun[$1] = $4; netip[$3] = $7
-                       netname[$3] = $8; if ($4 == "true") nnetrun++ }
+                       netname[$3] = $8; pooled[$3] = ($9 == "1"); if ($4 == "true") nnetrun++ }
       next
     }
     FILENAME ~ /ports.txt$/ { port[$1] = $2; portep[$2]++; nports++; next }
@@ -681,7 +682,10 @@ leak_scan() {
     END {
       for (e in rowc) { if (!(e in app)) { leak++; problem("Address row " rowip[e] " (endpoint " e ") has no app container") }
                         if (rowc[e] > 1) { dup++; problem("endpoint " e " holds " rowc[e] " Address rows") } }
-      for (e in net) { if (!(e in app)) { leak++; problem("network-only container " netname[e] " (endpoint " e ") has no app container") }
+      for (e in net) { if (!(e in app) && pooled[e]) {  # ready in the pool: no address, no port
+                         npool++; if (e in rowc) { leak++; problem("pooled network-only container " netname[e] " holds " rowip[e]) }
+                         continue }
+                       if (!(e in app)) { leak++; problem("network-only container " netname[e] " (endpoint " e ") has no app container") }
                        if (net[e] > 1) { leak++; problem("endpoint " e " has " net[e] " network-only containers") } }
       for (p in port) { if (!(port[p] in app)) { leak++; problem("OVS port " p " (endpoint " port[p] ") has no app container") }
                         if (!(p in veth)) { leak++; problem("OVS port " p " (" whose(port[p]) ") has no veth") } }
@@ -691,7 +695,8 @@ leak_scan() {
         if (app[e] > 1) problem("endpoint " e " is claimed by " app[e] " app containers")
         if (!(e in rowc)) problem("app " n " has no Address row of " host)
         if (!(e in net)) problem("app " n " has no network-only container")
-        if (e in rowc && e in net && netip[e] != rowip[e]) problem("app " n ": row says " rowip[e] ", network-only container label " netip[e])
+        if (netip[e] == "-") netip[e] = appip[e]  # a pooled one: the app carries it
+        if (e in rowc && e in net && netip[e] != rowip[e]) problem("app " n ": row says " rowip[e] ", labels say " netip[e])
         target = appmode[e]; sub(/^container:/, "", target)
         if (target in netid && netid[target] != e) problem("app " n " joins the network-only container of endpoint " netid[target])
         if (apprun[e] != "true") continue
@@ -705,8 +710,8 @@ leak_scan() {
         else if (e in rowip && inside[e] != rowip[e]) problem("network-only container " netname[e] " has " inside[e] " on eth0, its row " rowip[e])
       }
       if (expected != "" && napps + 0 != expected + 0) problem(napps + 0 " app containers, expected " expected)
-      printf "SUMMARY\t%d rows, %d network-only containers (%d running), %d ports, %d veths, %d apps (%d running)\n",
-        nrows, nnets, nnetrun, nports, nveths, napps, nrun
+      printf "SUMMARY\t%d rows, %d network-only containers (%d running, %d of them ready in the pool), %d ports, %d veths, %d apps (%d running)\n",
+        nrows, nnets, nnetrun, npool, nports, nveths, napps, nrun
       printf "COUNT\t%d\n", leak + dup
       for (i = 1; i <= np; i++) print "PROBLEM\t" problems[i]
     }' "$t/rows.txt" "$t/containers.txt" "$t/ports.txt" "$t/veths.txt" "$t/inside.txt")

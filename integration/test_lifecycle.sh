@@ -364,11 +364,16 @@ ALL_POINTS="attach.network attach.allocated attach.net-created attach.net-starte
   attach.ovs proxy.before-docker proxy.after-docker commit.before wire.start-net wire.unplugged
   detach.port detach.veth detach.container detach.released rollback.container
   reconcile.net-started reconcile.before-app-start gc.released gc.container"
+# With a pool (OVP_POOL > 0) attaches claim a started network-only container instead of creating
+# one: the claim and the refill are the points, create and start are not reached.
+if [ "${OVP_POOL:-0}" != 0 ]; then
+  ALL_POINTS=$(echo "$ALL_POINTS" | sed 's/attach.net-created attach.net-started/attach.pool-claimed pool.created/')
+fi
 # The operations meant to reach a point; a point counts as reached when one of them reaches it
 # (each is injected and checked for leaks either way).
 triggers_of() {
   case $1 in
-    attach.* | proxy.* | commit.*) echo run ;;
+    attach.* | proxy.* | commit.* | pool.*) echo run ;;
     wire.*) echo start ;;
     detach.*) echo rm ;;
     rollback.*) echo taken noimage ovsdown ;;

@@ -421,6 +421,16 @@ class DockerClient::Impl {
     return {};
   }
 
+  Result<void> renameContainer(const std::string& id, const std::string& name) {
+    auto reply =
+        call(http::verb::post,
+             fmt::format("/containers/{}/rename?name={}", pathSegment(id), escape(name)), {204});
+    if (!reply) {
+      return std::unexpected(reply.error());
+    }
+    return {};
+  }
+
   Result<void> stopContainer(const std::string& id, int seconds) {
     seconds = std::max(seconds, 0);
     auto reply =
@@ -711,6 +721,10 @@ Result<std::string> DockerClient::createContainer(const nlohmann::json& body,
 
 Result<void> DockerClient::startContainer(const std::string& idOrName) {
   return impl_->startContainer(idOrName);
+}
+
+Result<void> DockerClient::renameContainer(const std::string& idOrName, const std::string& name) {
+  return impl_->renameContainer(idOrName, name);
 }
 
 Result<void> DockerClient::stopContainer(const std::string& idOrName, int seconds) {

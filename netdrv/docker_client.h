@@ -97,6 +97,10 @@ class DockerClient {
   /** POST /containers/{id}/start. Starting a running container is success. */
   Result<void> startContainer(const std::string& idOrName);
 
+  /** POST /containers/{id}/rename?name=: a taken name is Conflict, a missing container
+   *  NotFound. */
+  Result<void> renameContainer(const std::string& idOrName, const std::string& name);
+
   /** POST /containers/{id}/stop?t=seconds: SIGTERM, SIGKILL after `seconds`. Stopping a stopped
    *  container is success; a missing one is NotFound. The request's deadline is the client
    *  timeout plus `seconds`. */

@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <functional>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -31,37 +30,10 @@ Error fromIpam(const ipam::Error& error) {
 
 namespace {
 
-std::string newEndpointId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}", rng());
-}
-
 /** A container reference as Docker paths and names carry it, without Docker's leading '/'. */
 std::string withoutSlash(const std::string& ref) {
   return !ref.empty() && ref.front() == '/' ? ref.substr(1) : ref;
 }
-
-/** Undo actions of an attach, run newest first unless dismissed. */
-class UndoStack {
- public:
-  ~UndoStack() { run(); }
-  void push(std::string what, std::function<Result<void>()> undo) {
-    steps_.emplace_back(std::move(what), std::move(undo));
-  }
-  void dismiss() { steps_.clear(); }
-  void run() {
-    while (!steps_.empty()) {
-      auto [what, undo] = std::move(steps_.back());
-      steps_.pop_back();
-      if (auto undone = undo(); !undone) {
-        spdlog::warn("rollback: {} failed: {}", what, undone.error().message);
-      }
-    }
-  }
-
- private:
-  std::vector<std::pair<std::string, std::function<Result<void>()>>> steps_;
-};
 
 /** The network-only container: a pause process with the settings Docker refuses on the app. */
 nlohmann::json networkContainerBody(const std::string& image, const NetworkContainerSettings& moved,
@@ -86,13 +58,79 @@ nlohmann::json networkContainerBody(const std::string& image, const NetworkConta
   return body;
 }
 
+bool movesNothing(const NetworkContainerSettings& moved) {
+  auto empty = [](const nlohmann::json& value) {
+    return value.is_null() || (value.is_string() && value.get_ref<const std::string&>().empty()) ||
+           (value.is_array() && value.empty());
+  };
+  return empty(moved.hostname) && empty(moved.domainname) && empty(moved.dns) &&
+         empty(moved.dnsOptions) && empty(moved.dnsSearch) && empty(moved.extraHosts);
+}
+
+/** Adds the time since construction to a counter when it goes out of scope. */
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(std::chrono::microseconds& into)
+      : into_(into), start_(std::chrono::steady_clock::now()) {}
+  ~PhaseTimer() {
+    into_ += std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start_);
+  }
+  PhaseTimer(const PhaseTimer&) = delete;
+  PhaseTimer& operator=(const PhaseTimer&) = delete;
+
+ private:
+  std::chrono::microseconds& into_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 }  // namespace
+
+/** Undo actions of an attach, run newest first unless dismissed. */
+class UndoStack {
+ public:
+  ~UndoStack() { run(); }
+  void push(std::string what, std::function<Result<void>()> undo) {
+    steps_.emplace_back(std::move(what), std::move(undo));
+  }
+  void dismiss() { steps_.clear(); }
+  void run() {
+    while (!steps_.empty()) {
+      auto [what, undo] = std::move(steps_.back());
+      steps_.pop_back();
+      if (auto undone = undo(); !undone) {
+        spdlog::warn("rollback: {} failed: {}", what, undone.error().message);
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::function<Result<void>()>>> steps_;
+};
 
 Driver::Driver(DriverConfig config, DriverDependencies dependencies)
     : config_(std::move(config)),
       deps_(std::move(dependencies)),
       overlayMtu_(config_.overlayMtu),
-      allocator_(deps_.addresses) {}
+      allocator_(deps_.addresses) {
+  if (config_.poolSize > 0) {
+    pool_ = std::make_unique<NetworkContainerPool>(
+        PoolConfig{.size = config_.poolSize,
+                   .namePrefix = config_.networkContainerPrefix,
+                   .retry = std::chrono::seconds(2),
+                   .healthCheck = std::chrono::seconds(10)},
+        deps_.runtime, [this](const std::string& endpointId) { return holdsAddress(endpointId); });
+  }
+}
+
+Result<bool> Driver::holdsAddress(const std::string& endpointId) {
+  auto addresses = deps_.catalog->hostAddresses();
+  if (!addresses) return std::unexpected(addresses.error());
+  for (const HostAddress& address : *addresses) {
+    if (address.owner == endpointId) return true;
+  }
+  return false;
+}
 
 std::string labelOf(const RuntimeContainer& container, const char* key) {
   auto it = container.labels.find(key);
@@ -101,16 +139,22 @@ std::string labelOf(const RuntimeContainer& container, const char* key) {
 
 /** What a network-only container's labels say of its endpoint (no VNI, no app id): after a
  *  restart the driver learns its endpoints from them. nullopt unless they are complete. */
-std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net) {
-  auto subnet = ipam::Subnet::parse(labelOf(net, labels::kNetwork));
-  auto ip = ipam::Ipv4Address::parse(labelOf(net, labels::kIp));
+std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net,
+                                           const RuntimeContainer* app) {
   const std::string id = labelOf(net, labels::kEndpoint);
+  const bool appSays = app != nullptr && labelOf(*app, labels::kEndpoint) == id;
+  auto label = [&](const char* key) {
+    std::string value = labelOf(net, key);
+    return value.empty() && appSays ? labelOf(*app, key) : value;
+  };
+  auto subnet = ipam::Subnet::parse(label(labels::kNetwork));
+  auto ip = ipam::Ipv4Address::parse(label(labels::kIp));
   if (!subnet || !ip || id.empty()) return std::nullopt;
   Endpoint endpoint;
   endpoint.id = id;
   endpoint.subnet = *subnet;
   endpoint.ip = *ip;
-  const std::string mac = labelOf(net, labels::kMac);
+  const std::string mac = label(labels::kMac);
   endpoint.mac = mac.empty() ? endpointNames(id).macString() : mac;
   endpoint.networkContainerId = net.id;
   endpoint.hostVeth = endpointNames(id).hostVeth;
@@ -124,10 +168,18 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
   const ipam::Subnet subnet = request.subnet;
   const std::string cidr = subnet.toGatewayString();
   const std::string& appName = request.appName;
+  AttachTimings timings;
+  // A pooled network-only container has no hostname, DNS or MAC of its own to give.
+  std::optional<PooledContainer> pooled;
+  if (pool_ && !request.mac && movesNothing(request.moved)) {
+    PhaseTimer timer(timings.docker);
+    pooled = pool_->claim();
+  }
+  timings.pooled = pooled.has_value();
   UndoStack undo;
 
   Endpoint endpoint;
-  endpoint.id = newEndpointId();
+  endpoint.id = pooled ? pooled->endpointId : randomEndpointId();
   endpoint.subnet = subnet;
   endpoint.appName = appName;
   const EndpointNames names = endpointNames(endpoint.id);
@@ -144,35 +196,108 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
     forget(id);
     return {};
   });
-
-  auto network = deps_.catalog->ensureNetwork(
-      subnet, NetworkOptions{.nat = request.nat.value_or(config_.natByDefault)});
-  if (!network) {
-    return makeError(network.error().code, fmt::format("network {} in the state database: {}", cidr,
-                                                       network.error().message));
+  if (pooled) {
+    // Untouched until provideNetworkContainer() renames it: back into the pool on a failure.
+    undo.push("return pooled container", [this, &pooled]() -> Result<void> {
+      if (pooled) pool_->giveBack(std::move(*pooled));
+      return {};
+    });
   }
-  endpoint.vni = network->vni;
-  faultPoint("attach.network");
 
-  auto ip = allocator_.allocate(subnet, endpoint.id, request.ip);
-  if (!ip) {
-    return std::unexpected(fromIpam(ip.error()));
+  std::optional<ipam::Ipv4Address> ip;
+  {
+    PhaseTimer timer(timings.stateDb);
+    auto network = deps_.catalog->ensureNetwork(
+        subnet, NetworkOptions{.nat = request.nat.value_or(config_.natByDefault)});
+    if (!network) {
+      return makeError(network.error().code, fmt::format("network {} in the state database: {}",
+                                                         cidr, network.error().message));
+    }
+    endpoint.vni = network->vni;
+    faultPoint("attach.network");
+    auto allocated = allocator_.allocate(subnet, endpoint.id, request.ip);
+    if (!allocated) {
+      return std::unexpected(fromIpam(allocated.error()));
+    }
+    ip = *allocated;
   }
   endpoint.ip = *ip;
   undo.push("release " + ip->toString(),
             [this, subnet, owner = endpoint.id] { return releaseAddress(subnet, owner); });
   faultPoint("attach.allocated");
 
+  std::pair<std::string, pid_t> network;
+  {
+    PhaseTimer timer(timings.docker);
+    auto provided = provideNetworkContainer(request, endpoint, std::move(pooled), undo);
+    pooled.reset();
+    if (!provided) return std::unexpected(provided.error());
+    network = *provided;
+  }
+  undo.push("delete veth " + endpoint.hostVeth,
+            [this, veth = endpoint.hostVeth] { return deps_.netlink->deleteLink(veth); });
+  undo.push("delete OVS port " + endpoint.hostVeth, [this, veth = endpoint.hostVeth] {
+    auto deleted = deletePort(veth);
+    return deleted ? Result<void>{} : std::unexpected(deleted.error());
+  });
+  if (auto wired = wire(endpoint, network.second, &timings); !wired) {
+    return std::unexpected(wired.error());
+  }
+  faultPoint("attach.ovs");
+
+  endpoint.state = EndpointState::Pending;
+  endpoint.since = std::chrono::steady_clock::now();
+  endpoint.inFlight = true;
+  {
+    std::scoped_lock lock(mutex_);
+    endpoints_[endpoint.id] = endpoint;
+  }
+  undo.dismiss();
+  spdlog::info("attached endpoint {} ({}) to {} as {} via {}{}", endpoint.id,
+               appName.empty() ? "unnamed" : appName, cidr, ip->toString(),
+               network.first.substr(0, 12), timings.pooled ? " (pooled)" : "");
+  return AttachedEndpoint{.endpointId = endpoint.id,
+                          .networkContainerId = network.first,
+                          .ip = *ip,
+                          .appLabels = {{labels::kNetwork, cidr},
+                                        {labels::kIp, ip->toString()},
+                                        {labels::kMac, endpoint.mac}},
+                          .timings = timings};
+}
+
+Result<std::pair<std::string, pid_t>> Driver::provideNetworkContainer(
+    const AttachRequest& request, Endpoint& endpoint, std::optional<PooledContainer> pooled,
+    UndoStack& undo) {
+  const std::string& appName = request.appName;
+  const std::string networkName =
+      config_.networkContainerPrefix + (appName.empty() ? endpoint.id : appName);
+  if (pooled) {
+    endpoint.networkContainerId = pooled->containerId;
+    undo.push("remove pooled network-only container " + pooled->containerId,
+              [this, id = pooled->containerId] {
+                faultPoint("rollback.container");
+                return deps_.runtime->remove(id);
+              });
+    faultPoint("attach.pool-claimed");
+    if (!appName.empty()) {  // named after the app, as a created one is
+      if (auto renamed = deps_.runtime->rename(pooled->containerId, networkName); !renamed) {
+        return std::unexpected(renamed.error());
+      }
+    }
+    return std::pair{pooled->containerId, pooled->pid};
+  }
   auto image = deps_.runtime->ensurePauseImage();
   if (!image) {
     return std::unexpected(image.error());
   }
   const nlohmann::json networkLabels = {
-      {labels::kRole, "network"},    {labels::kEndpoint, endpoint.id}, {labels::kNetwork, cidr},
-      {labels::kIp, ip->toString()}, {labels::kMac, endpoint.mac},     {labels::kApp, appName},
+      {labels::kRole, "network"},
+      {labels::kEndpoint, endpoint.id},
+      {labels::kNetwork, endpoint.subnet.toGatewayString()},
+      {labels::kIp, endpoint.ip.toString()},
+      {labels::kMac, endpoint.mac},
+      {labels::kApp, appName},
   };
-  const std::string networkName =
-      config_.networkContainerPrefix + (appName.empty() ? endpoint.id : appName);
   auto networkId = deps_.runtime->create(networkContainerBody(*image, request.moved, networkLabels),
                                          networkName);
   if (!networkId) {
@@ -197,28 +322,7 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
                      fmt::format("network-only container {} is not running", networkName));
   }
   faultPoint("attach.net-started");
-  undo.push("delete veth " + endpoint.hostVeth,
-            [this, veth = endpoint.hostVeth] { return deps_.netlink->deleteLink(veth); });
-  undo.push("delete OVS port " + endpoint.hostVeth, [this, veth = endpoint.hostVeth] {
-    auto deleted = deletePort(veth);
-    return deleted ? Result<void>{} : std::unexpected(deleted.error());
-  });
-  if (auto wired = wire(endpoint, running->pid); !wired) {
-    return std::unexpected(wired.error());
-  }
-  faultPoint("attach.ovs");
-
-  endpoint.state = EndpointState::Pending;
-  endpoint.since = std::chrono::steady_clock::now();
-  endpoint.inFlight = true;
-  {
-    std::scoped_lock lock(mutex_);
-    endpoints_[endpoint.id] = endpoint;
-  }
-  undo.dismiss();
-  spdlog::info("attached endpoint {} ({}) to {} as {} via {}", endpoint.id,
-               appName.empty() ? "unnamed" : appName, cidr, ip->toString(), networkName);
-  return AttachedEndpoint{endpoint.id, *networkId, *ip};
+  return std::pair{*networkId, running->pid};
 }
 
 namespace {
@@ -270,7 +374,9 @@ Result<void> Driver::plug(const AccessPort& port) {
   return {};
 }
 
-Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
+Result<void> Driver::wire(Endpoint& endpoint, pid_t pid, AttachTimings* timings) {
+  AttachTimings ignored;
+  AttachTimings& into = timings != nullptr ? *timings : ignored;
   VethSpec spec;
   spec.hostName = endpoint.hostVeth;
   spec.peerName = endpointNames(endpoint.id).containerVeth;
@@ -280,12 +386,18 @@ Result<void> Driver::wire(Endpoint& endpoint, pid_t pid) {
   spec.prefixLength = endpoint.subnet.prefixLength();
   spec.gateway = endpoint.subnet.gateway();
   spec.disableTxChecksum = config_.datapath == ovsdb::DatapathType::Netdev;
-  if (auto wired = deps_.netlink->wireContainer(spec, NamespaceRef::ofPid(pid)); !wired) {
-    return wired;
+  {
+    PhaseTimer timer(into.netlink);
+    if (auto wired = deps_.netlink->wireContainer(spec, NamespaceRef::ofPid(pid)); !wired) {
+      return wired;
+    }
   }
   faultPoint("attach.veth");
-  if (auto plugged = plug(accessPortOf(endpoint)); !plugged) {
-    return plugged;
+  {
+    PhaseTimer timer(into.ovsdb);
+    if (auto plugged = plug(accessPortOf(endpoint)); !plugged) {
+      return plugged;
+    }
   }
   endpoint.wiredPid = pid;
   return {};
@@ -381,7 +493,7 @@ std::optional<Endpoint> Driver::recoverEndpoint(const RuntimeContainer& app) {
   if (label.empty()) return std::nullopt;
   auto networks = deps_.runtime->list({{labels::kRole, "network"}, {labels::kEndpoint, label}});
   if (!networks || networks->empty()) return std::nullopt;
-  auto endpoint = endpointFromLabels(networks->front());
+  auto endpoint = endpointFromLabels(networks->front(), &app);
   if (!endpoint) return std::nullopt;
   auto network = deps_.catalog->ensureNetwork(endpoint->subnet, NetworkOptions{});
   if (!network) return std::nullopt;

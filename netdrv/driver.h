@@ -16,6 +16,7 @@
 #include "ipam/allocator.h"
 #include "netdrv/error.h"
 #include "netdrv/netlink.h"
+#include "netdrv/pool.h"
 #include "netdrv/seams.h"
 #include "ovsdb/switch.h"
 
@@ -32,6 +33,9 @@ inline constexpr const char* kNetwork = "ovsplane.network";    ///< the CIDR (ne
 inline constexpr const char* kIp = "ovsplane.ip";              ///< (network-only)
 inline constexpr const char* kMac = "ovsplane.mac";            ///< (network-only)
 inline constexpr const char* kApp = "ovsplane.app";  ///< app container's name (network-only)
+/** "1" on a pooled network-only container (netdrv/pool.h): its network, address and MAC are on
+ *  its app, as kNetwork, kIp and kMac. */
+inline constexpr const char* kPool = "ovsplane.pool";
 }  // namespace labels
 
 struct DriverConfig {
@@ -46,6 +50,9 @@ struct DriverConfig {
   /** Egress NAT for the networks this host creates when their first attach does not say
    *  (OVSPLANE_NAT). */
   bool natByDefault = true;
+  /** Started network-only containers kept ready for attaches (netdrv/pool.h); 0: none, every
+   *  attach creates and starts its own. */
+  size_t poolSize = 0;
 };
 
 /** Everything the driver talks to; each is a seam tests may replace. */
@@ -91,8 +98,10 @@ struct Endpoint {
 inline constexpr std::chrono::minutes kInFlightGrace{2};
 
 /** What a network-only container's labels say of its endpoint (no VNI, no app id): after a
- *  restart the driver learns its endpoints from them. nullopt unless they are complete. */
-std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net);
+ *  restart the driver learns its endpoints from them. A pooled one's network, address and MAC
+ *  are on its app (`app`, when known). nullopt unless they are complete. */
+std::optional<Endpoint> endpointFromLabels(const RuntimeContainer& net,
+                                           const RuntimeContainer* app = nullptr);
 
 /** A veth host end to plug into network `vni`'s bridge as an access port. */
 struct AccessPort {
@@ -127,12 +136,27 @@ struct AttachRequest {
   NetworkContainerSettings moved;
 };
 
+/** Where an attach spent its time (the adapter's /metrics split). */
+struct AttachTimings {
+  std::chrono::microseconds stateDb{0};  ///< network and address in the state database
+  std::chrono::microseconds docker{0};   ///< the network-only container: claimed, or made
+  std::chrono::microseconds netlink{0};  ///< the veth into its namespace
+  std::chrono::microseconds ovsdb{0};    ///< the OVS port (and ovs-vswitchd applying it)
+  bool pooled = false;                   ///< the network-only container came from the pool
+};
+
 /** An attach done: the network-only container the app joins (`container:<id>`). */
 struct AttachedEndpoint {
   std::string endpointId;  ///< pass to commit() or rollback(); the app's ovsplane.endpoint label
   std::string networkContainerId;
   ipam::Ipv4Address ip;
+  /** Labels the app container carries besides ovsplane.endpoint: its network, address and MAC
+   *  (a pooled network-only container cannot carry them: Docker's labels are fixed at create). */
+  std::map<std::string, std::string> appLabels;
+  AttachTimings timings;
 };
+
+class UndoStack;  // an attach's undo steps (driver.cc)
 
 /** The driver's operations, as the adapter calls them (Driver below; test doubles). */
 class NetworkDriver {
@@ -145,6 +169,8 @@ class NetworkDriver {
   virtual Result<void> ensureWired(const std::string& appRef) = 0;
   virtual Result<void> detach(const std::string& appRef) = 0;
   virtual std::vector<Endpoint> endpoints() const = 0;
+  /** Started network-only containers ready in the pool; -1 when there is no pool. */
+  virtual long poolReady() const { return -1; }
 };
 
 /**
@@ -195,6 +221,7 @@ class Driver final : public NetworkDriver {
 
   /** The endpoints this driver knows (attaching, pending, committed or broken). */
   std::vector<Endpoint> endpoints() const override;
+  long poolReady() const override { return pool_ ? static_cast<long>(pool_->ready()) : -1; }
 
   /**
    * Makes the tunnels of every network with endpoints on this host match the cluster's live
@@ -249,14 +276,24 @@ class Driver final : public NetworkDriver {
    *  one); the next wiring of a failed endpoint fixes it. */
   std::vector<Error> changeOverlayMtu(uint32_t mtu);
   const DriverDependencies& dependencies() const { return deps_; }
+  /** The pool of started network-only containers; nullptr when poolSize is 0. Its refill runs
+   *  between pool()->start() and stop(). */
+  NetworkContainerPool* pool() { return pool_.get(); }
 
  private:
+  /** Whether `endpointId` holds an address on this host (a pooled container was claimed). */
+  Result<bool> holdsAddress(const std::string& endpointId);
+  /** The network-only container of `endpoint`: a pooled one renamed after the app, or one
+   *  created and started with `request.moved`; its id and pid. Registers the undo steps. */
+  Result<std::pair<std::string, pid_t>> provideNetworkContainer(
+      const AttachRequest& request, Endpoint& endpoint, std::optional<PooledContainer> pooled,
+      UndoStack& undo);
   std::optional<Endpoint> find(const std::string& endpointId) const;
   /** VNIs of the networks with endpoints here: known endpoints and `owned` access ports. */
   std::set<uint32_t> localVnis(const std::vector<ovsdb::PortInfo>& owned) const;
   std::optional<Endpoint> findByApp(const std::string& appId) const;
   std::optional<Endpoint> recoverEndpoint(const RuntimeContainer& app);
-  Result<void> wire(Endpoint& endpoint, pid_t pid);
+  Result<void> wire(Endpoint& endpoint, pid_t pid, AttachTimings* timings = nullptr);
   /** Adds what plugs `port` into OVS (bridge, tunnels to `peers`, access port). */
   void addPlug(ovsdb::SwitchChanges& changes, const AccessPort& port,
                const std::vector<PeerHost>& peers) const;
@@ -275,7 +312,8 @@ class Driver final : public NetworkDriver {
   // container must not race (the loser would see "removal already in progress" and return
   // before the container is gone).
   std::mutex teardownMutex_;
-  std::mutex wiringMutex_;  // rewires run one at a time
+  std::mutex wiringMutex_;                      // rewires run one at a time
+  std::unique_ptr<NetworkContainerPool> pool_;  // last: its thread stops first
 };
 
 }  // namespace ovsplane::netdrv

@@ -1,5 +1,7 @@
 #include "netdrv/naming.h"
 
+#include <random>
+
 #include <fmt/format.h>
 
 namespace ovsplane::netdrv {
@@ -16,6 +18,11 @@ uint64_t stableHash(std::string_view text) {
 }
 
 }  // namespace
+
+std::string randomEndpointId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}", rng());
+}
 
 std::string EndpointNames::macString() const {
   return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2], mac[3],

@@ -28,6 +28,9 @@ struct EndpointNames {
 
 EndpointNames endpointNames(std::string_view endpointId);
 
+/** A new endpoint id: 16 random hex digits. Thread-safe. */
+std::string randomEndpointId();
+
 /** The OVS bridge of a network: "ovpbr" + VNI in decimal (at most 13 characters). */
 std::string bridgeName(uint32_t vni);
 

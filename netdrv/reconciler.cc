@@ -90,6 +90,27 @@ Result<DockerView> lookAtDocker(ContainerRuntime& runtime) {
   return view;
 }
 
+/** The endpoint of a pooled network-only container no app names, from the address its
+ *  endpoint id holds on this host; nullopt when it holds none (ready in the pool). */
+std::optional<Endpoint> pooledClaimOf(const RuntimeContainer& net,
+                                      const std::vector<HostAddress>& addresses) {
+  const std::string id = labelOf(net, labels::kEndpoint);
+  for (const HostAddress& address : addresses) {
+    if (address.owner != id) continue;
+    Endpoint endpoint;
+    endpoint.id = id;
+    endpoint.subnet = address.subnet;
+    endpoint.ip = address.ip;
+    endpoint.mac = endpointNames(id).macString();
+    endpoint.networkContainerId = net.id;
+    endpoint.hostVeth = endpointNames(id).hostVeth;
+    endpoint.state = EndpointState::Pending;
+    endpoint.since = std::chrono::steady_clock::now();
+    return endpoint;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Reconciler::Reconciler(ReconcilerConfig config, std::shared_ptr<Driver> driver,
@@ -118,11 +139,20 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
     }
   };
 
+  // This host's addresses (step 3), and what a pooled network-only container's claim holds.
+  auto addresses = deps.catalog->hostAddresses();
+
   // 1. Learn the endpoints Docker's labels describe (after a restart: all of them).
   for (const auto& [endpointId, net] : docker->nets) {
-    auto endpoint = endpointFromLabels(net);
-    if (!endpoint) continue;
-    if (auto app = docker->apps.find(endpointId); app != docker->apps.end()) {
+    const auto app = docker->apps.find(endpointId);
+    auto endpoint = endpointFromLabels(net, app == docker->apps.end() ? nullptr : &app->second);
+    if (!endpoint && addresses && NetworkContainerPool::isPooled(net)) {
+      // Claimed, its app gone or never created (removed while ovsplane was down, a crash
+      // mid-attach): the address its endpoint holds says which network.
+      endpoint = pooledClaimOf(net, *addresses);
+    }
+    if (!endpoint) continue;  // (a pooled network-only container no app has claimed)
+    if (app != docker->apps.end()) {
       endpoint->appId = app->second.id;
       endpoint->appName = app->second.name;
       endpoint->state = EndpointState::Committed;
@@ -187,7 +217,7 @@ Result<ReconcileReport> Reconciler::reconcile(bool dryRun) {
   std::set<std::string> owners;
   for (const Endpoint& endpoint : known) owners.insert(endpoint.id);
   for (const auto& [endpointId, net] : docker->nets) owners.insert(endpointId);
-  if (auto addresses = deps.catalog->hostAddresses(); !addresses) {
+  if (!addresses) {
     report.failures.push_back("addresses in the state database: " + addresses.error().message);
   } else {
     for (const HostAddress& address : *addresses) {

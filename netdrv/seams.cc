@@ -140,6 +140,9 @@ class DockerRuntime final : public ContainerRuntime {
     return toRuntime(*info);
   }
   Result<void> remove(const std::string& id) override { return client_->removeContainer(id, true); }
+  Result<void> rename(const std::string& id, const std::string& name) override {
+    return client_->renameContainer(id, name);
+  }
   Result<std::vector<RuntimeContainer>> list(
       const std::map<std::string, std::string>& labels) override {
     auto found = client_->listContainers(labels, true);

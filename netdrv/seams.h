@@ -64,6 +64,8 @@ class ContainerRuntime {
   /** NotFound when there is no such container. */
   virtual Result<RuntimeContainer> inspect(const std::string& idOrName) = 0;
   virtual Result<void> remove(const std::string& id) = 0;  ///< forced; missing is success
+  /** Conflict when `name` is taken, NotFound when there is no container `id`. */
+  virtual Result<void> rename(const std::string& id, const std::string& name) = 0;
   /** Every container (running or not) carrying all of `labels`. */
   virtual Result<std::vector<RuntimeContainer>> list(
       const std::map<std::string, std::string>& labels) = 0;

@@ -3,7 +3,9 @@
 # Usage: scripts/bench.sh ipam|ovsdb [benchmark args]    Google Benchmark programs
 #        scripts/bench.sh hooks                           hook server: passthrough hooks/s, RSS
 #        scripts/bench.sh proxy                           proxy vs dockerd direct (root: a lab host)
-#        scripts/bench.sh attach [N]                      docker run -d on each network kind (root)
+#        scripts/bench.sh dataplane [MIB]                 TCP and ping: overlay, underlay, veth (root; TSO=1)
+#        scripts/bench.sh scale [N] [NETS]                N containers over NETS networks (root; 1000 10)
+#        scripts/bench.sh attach [N]                      docker run -d on each network kind (root; POOL=4)
 # Results and the exact commands are recorded in docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +55,12 @@ proxy)
   floor_pid=$!
   on_exit "kill $floor_pid"
   wait_until 5 test -S "$d/floor.sock"
+  # socat relaying the same sockets: the relay users would put in front of dockerd themselves.
+  command -v socat >/dev/null || { echo "bench proxy: needs socat (scripts/bootstrap.sh)" >&2; exit 1; }
+  socat "UNIX-LISTEN:$d/socat.sock,fork" "UNIX-CONNECT:$d/docker.sock" &
+  socat_pid=$!
+  on_exit "kill $socat_pid"
+  wait_until 5 test -S "$d/socat.sock"
   ratio() {  # ratio A B: "p50 B/A, throughput B/A"
     awk -v a="$1" -v b="$2" 'BEGIN {
       split(a, x, /[ =]/); split(b, y, /[ =]/);
@@ -65,17 +73,18 @@ proxy)
       n=$((8000 / clients))
       direct=$("$LOAD" "$d/docker.sock" GET "$path" - "$clients" "$n" keepalive)
       floor=$("$LOAD" "$d/floor.sock" GET "$path" - "$clients" "$n" keepalive)
+      socat=$("$LOAD" "$d/socat.sock" GET "$path" - "$clients" "$n" keepalive)
       proxied=$("$LOAD" "$d/proxy.sock" GET "$path" - "$clients" "$n" keepalive)
-      printf 'GET %-28s %2d clients  direct: %s\n%48s relay:  %s\n%48s proxy:  %s\n' "$path" "$clients" \
-        "$direct" "" "$floor" "" "$proxied"
-      printf '%48s proxy vs direct: %s; relay vs direct: %s; proxy vs relay: %s\n' "" \
-        "$(ratio "$direct" "$proxied")" "$(ratio "$direct" "$floor")" "$(ratio "$floor" "$proxied")"
+      printf 'GET %-28s %2d clients  direct: %s\n%48s relay:  %s\n%48s socat:  %s\n%48s proxy:  %s\n' \
+        "$path" "$clients" "$direct" "" "$floor" "" "$socat" "" "$proxied"
+      printf '%48s proxy vs socat: %s; socat vs direct: %s; proxy vs relay: %s\n' "" \
+        "$(ratio "$socat" "$proxied")" "$(ratio "$direct" "$socat")" "$(ratio "$floor" "$proxied")"
     done
   done
   # Streaming: a 10,000-line log read in full, direct and through the proxy.
   dk 1 run --pull=never -d --name logger "$LAB_IMAGE" sh -c 'seq 1 200000' >/dev/null
   wait_until 30 sh -c "[ \"\$(docker -H unix://$d/docker.sock inspect -f '{{.State.Running}}' logger)\" = false ]"
-  for target in docker floor proxy; do
+  for target in docker floor socat proxy; do
     start=$(date +%s%N)
     bytes=$(curl -s --unix-socket "$d/$target.sock" "http://x/v1.41/containers/logger/logs?stdout=1" | wc -c)
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -84,45 +93,205 @@ proxy)
   ;;
 attach)
   # N `docker run -d` (whole docker process, until it returns: the container runs, its network
-  # wired) on each kind of network of one lab host, interleaved so that drift hits all alike.
+  # wired) on each kind of network of one lab host, interleaved so that drift hits all alike;
+  # then the same with the pool off (ovsplane restarted with --network-pool 0).
   [ "$(id -u)" = 0 ] || { echo "bench attach: needs root (a lab host with its own dockerd)" >&2; exit 1; }
-  n=${1:-15}
+  n=${1:-50}
+  pool=${POOL:-4}  # the daemon's default
   cmake --build "$BUILD_DIR" --target ovsplane
-  export OVSPLANE_BIN=$PWD/$BUILD_DIR/adapter/ovsplane OVP_MODE=proxy
+  export OVSPLANE_BIN=$PWD/$BUILD_DIR/adapter/ovsplane OVP_MODE=proxy OVP_POOL=$pool
   # shellcheck source=../integration/lib.sh
   . integration/lib.sh
   lab_init bench
   host_up 1
+  daemons_save 1
+  d=$(hdir 1)
   dk 1 network create -d bridge --subnet 10.89.0.0/24 dbridge >/dev/null
   dk 1 network create -d ovsplane --ipam-driver ovsplane --subnet 10.89.1.0/24 ovp >/dev/null
-  kinds=(bridge plugin powerstrip none)
   declare -A times
-  for i in $(seq 1 "$n"); do
-    for kind in "${kinds[@]}"; do
-      case $kind in
-      bridge) cmd=(dk 1 run --pull=never -d --network dbridge) ;;
-      plugin) cmd=(dk 1 run --pull=never -d --network ovp) ;;
-      powerstrip) cmd=(dp 1 run --pull=never -d -e OVSPLANE_CIDR=10.89.2.1/24) ;;
-      none) cmd=(dk 1 run --pull=never -d --network none) ;;
-      esac
-      start=$(date +%s%N)
-      "${cmd[@]}" --name "b-$kind-$i" "$LAB_IMAGE" sleep 3600 >/dev/null
-      times[$kind]+="$(( ($(date +%s%N) - start) / 1000 )) "
+  pool_full() {
+    [ "$(curl -s --unix-socket "$d/adapter.sock" http://adapter/metrics | awk '$1 == "ovsplane_pool_ready" {print $2}')" = "$pool" ]
+  }
+  # rounds ROUND KIND...: N interleaved runs of each kind; times[KIND] gets microseconds.
+  rounds() {
+    local round=$1 i kind cmd start
+    shift
+    for i in $(seq 1 "$n"); do
+      for kind in "$@"; do
+        case $kind in
+        bridge*) cmd=(dk 1 run --pull=never -d --network dbridge) ;;
+        plugin) cmd=(dk 1 run --pull=never -d --network ovp) ;;
+        powerstrip*) cmd=(dp 1 run --pull=never -d -e OVSPLANE_CIDR=10.89.2.1/22) ;;
+        none) cmd=(dk 1 run --pull=never -d --network none) ;;
+        esac
+        # A burst larger than the pool is not this benchmark: each run finds the pool refilled.
+        [ "$kind" != powerstrip ] || wait_until 10 pool_full || true
+        start=$(date +%s%N)
+        "${cmd[@]}" --name "b$round-$kind-$i" "$LAB_IMAGE" sleep 3600 >/dev/null
+        times[$kind]+="$(( ($(date +%s%N) - start) / 1000 )) "
+      done
     done
-  done
+  }
   stats() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{v[NR] = $1} END {
-      printf "p50 %.3f s, p90 %.3f s", v[int((NR + 1) / 2)] / 1e6, v[int(NR * 0.9 + 0.5)] / 1e6 }'; }
+      printf "p50 %.3f s, p90 %.3f s, p99 %.3f s", v[int((NR + 1) / 2)] / 1e6, v[int(NR * 0.9 + 0.5)] / 1e6,
+        v[int(NR * 0.99 + 0.5)] / 1e6 }'; }
   p50() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-  echo "docker run -d, $n each, one lab host (userspace OVS), interleaved:"
-  for kind in "${kinds[@]}"; do printf '  %-11s %s\n' "$kind" "$(stats "${times[$kind]}")"; done
-  base=$(p50 "${times[bridge]}")
-  for kind in plugin powerstrip none; do
-    awk -v k="$kind" -v a="$(p50 "${times[$kind]}")" -v b="$base" \
-      'BEGIN { printf "  %s / Docker bridge (p50): %.2fx\n", k, a / b }'
+  ratio() { awk -v a="$(p50 "${times[$1]}")" -v b="$(p50 "${times[$2]}")" 'BEGIN { printf "%.2fx", a / b }'; }
+  # The adapter's own time per attach, by phase: mean and an upper bound of the median (the
+  # first histogram bucket holding half the attaches), from /metrics.
+  phases() {
+    curl -s --unix-socket "$d/adapter.sock" http://adapter/metrics | awk '
+      /^ovsplane_attach_phase_seconds_bucket/ { match($0, /phase="[a-z_]+"/); p = substr($0, RSTART + 7, RLENGTH - 8)
+        match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); nb[p]++; bl[p, nb[p]] = le; bc[p, nb[p]] = $2 }
+      /^ovsplane_attach_phase_seconds_sum/ { match($0, /phase="[a-z_]+"/); sum[substr($0, RSTART + 7, RLENGTH - 8)] = $2 }
+      /^ovsplane_attach_phase_seconds_count/ { match($0, /phase="[a-z_]+"/); cnt[substr($0, RSTART + 7, RLENGTH - 8)] = $2 }
+      /^ovsplane_attach_pooled_total/ { pooled = $2 }
+      END { for (p in cnt) { med = "+Inf"; for (i = 1; i <= nb[p]; i++) if (bc[p, i] >= cnt[p] / 2) { med = bl[p, i]; break }
+              printf "    %-9s mean %6.2f ms, p50 <= %s s\n", p, 1000 * sum[p] / cnt[p], med; total += sum[p] / cnt[p] }
+            printf "    all       mean %6.2f ms; %d of the attaches pooled\n", 1000 * total, pooled }' | sort
+  }
+  echo "docker run -d, $n each, one lab host (userspace OVS), interleaved"
+  echo "pool of $pool started network-only containers (the default):"
+  rounds 1 bridge plugin powerstrip none
+  for kind in bridge plugin powerstrip none; do printf '  %-16s %s\n' "$kind" "$(stats "${times[$kind]}")"; done
+  echo "  the adapter's own time per Powerstrip attach:"
+  phases
+  echo "pool off (--network-pool 0), ovsplane restarted:"
+  daemon_stop 1 adapter
+  python3 - "$d/adapter.argv" <<'PY'
+import sys
+path = sys.argv[1]
+argv = open(path, 'rb').read().split(b'\0')
+argv[argv.index(b'--network-pool') + 1] = b'0'
+open(path, 'wb').write(b'\0'.join(argv))
+PY
+  daemon_start 1 adapter
+  wait_until 30 adapter_ready 1 || fail "ovsplane did not come back with --network-pool 0"
+  rounds 2 bridge-2 powerstrip-nopool
+  for kind in bridge-2 powerstrip-nopool; do printf '  %-16s %s\n' "$kind" "$(stats "${times[$kind]}")"; done
+  echo "  the adapter's own time per Powerstrip attach:"
+  phases
+  echo "ratios of p50:"
+  echo "  powerstrip (pool) / Docker bridge:  $(ratio powerstrip bridge)   (target <= 1.0)"
+  echo "  powerstrip (pool) / none:           $(ratio powerstrip none)"
+  echo "  powerstrip (no pool) / Docker bridge: $(ratio powerstrip-nopool bridge-2)   (target <= 1.3)"
+  echo "  plugin / Docker bridge:             $(ratio plugin bridge)"
+  echo "  none / Docker bridge:               $(ratio none bridge)"
+  ;;
+dataplane)
+  # One TCP stream of MIB MiB (default 200) and a ping, in one run, between: two containers on one
+  # CIDR on two lab hosts (VXLAN, userspace datapath), the two hosts' own namespaces (their
+  # underlay addresses, on the same OVS userspace bridges) and a plain veth pair (no OVS: the
+  # kernel's floor here). socat runs inside each network namespace (nsenter), so every path is
+  # measured with the same tool. TSO=1 also sets other_config:userspace-tso-enable=true.
+  [ "$(id -u)" = 0 ] || { echo "bench dataplane: needs root (lab namespaces)" >&2; exit 1; }
+  command -v socat >/dev/null || { echo "bench dataplane: needs socat (scripts/bootstrap.sh)" >&2; exit 1; }
+  mib=${1:-200}
+  cmake --build "$BUILD_DIR" --target ovsplane
+  export OVSPLANE_BIN=$PWD/$BUILD_DIR/adapter/ovsplane OVP_MODE=proxy
+  # shellcheck source=../integration/lib.sh
+  . integration/lib.sh
+  lab_init benchdp
+  underlay_up 2
+  host_up 1
+  host_up 2
+  if [ "${TSO:-0}" = 1 ]; then
+    for h in 1 2; do
+      daemons_save "$h"
+      vsctl "$h" set Open_vSwitch . other_config:userspace-tso-enable=true
+      daemon_stop "$h" ovs-vswitchd
+      daemon_start "$h" ovs-vswitchd
+      wait_until 20 vswitchd_ready "$h" || fail "ovs-vswitchd of host $h did not come back"
+    done
+  fi
+  for h in 1 2; do
+    dp "$h" run --pull=never -d --name "s$h" -e OVSPLANE_CIDR=10.89.8.1/24 "$LAB_IMAGE" sleep 3600 >/dev/null
   done
+  ip netns add "ovp${LAB_ID}va"
+  on_exit "ip netns del ovp${LAB_ID}va"
+  ip netns add "ovp${LAB_ID}vb"
+  on_exit "ip netns del ovp${LAB_ID}vb"
+  ip -n "ovp${LAB_ID}va" link add eth0 type veth peer name eth0 netns "ovp${LAB_ID}vb"
+  ip -n "ovp${LAB_ID}va" addr add 10.89.9.1/24 dev eth0
+  ip -n "ovp${LAB_ID}vb" addr add 10.89.9.2/24 dev eth0
+  for v in va vb; do ip -n "ovp${LAB_ID}$v" link set eth0 up; ip -n "ovp${LAB_ID}$v" link set lo up; done
+  netpid() { dk "$1" inspect -f '{{.State.Pid}}' "ovsplane-net-s$1"; }
+  c1=(nsenter -t "$(netpid 1)" -n) c2=(nsenter -t "$(netpid 2)" -n)
+  h1=(ip netns exec "$(hns 1)") h2=(ip netns exec "$(hns 2)")
+  va=(ip netns exec "ovp${LAB_ID}va") vb=(ip netns exec "ovp${LAB_ID}vb")
+  ip_c1=$(container_ip 1 s1)
+  wait_until 10 "${c2[@]}" ping -c 1 -W 1 "$ip_c1" >/dev/null || fail "s2 cannot reach s1"
+  # path NAME RECEIVER SENDER ADDRESS: MB/s of one stream, and ping's average round trip.
+  path() {
+    local name=$1 addr=$4 rx tx start secs rtt
+    read -ra rx <<<"$2"
+    read -ra tx <<<"$3"
+    "${rx[@]}" socat -u TCP-LISTEN:5201,reuseaddr OPEN:/dev/null &
+    local listener=$!
+    sleep 0.5
+    start=$(date +%s%N)
+    head -c $((mib * 1048576)) /dev/zero | "${tx[@]}" socat -u - "TCP:$addr:5201"
+    wait "$listener"
+    secs=$(awk -v ns=$(($(date +%s%N) - start)) 'BEGIN {print ns / 1e9}')
+    rtt=$("${tx[@]}" ping -q -c 20 -i 0.05 "$addr" | awk -F/ '/^rtt/ {print $5}')
+    awk -v n="$name" -v m="$mib" -v s="$secs" -v r="$rtt" \
+      'BEGIN { printf "  %-44s %7.0f MB/s  ping avg %.3f ms\n", n, m * 1.048576 / s, r }'
+    RESULT[$name]=$(awk -v m="$mib" -v s="$secs" 'BEGIN {print m * 1.048576 / s}')
+  }
+  declare -A RESULT
+  echo "one TCP stream of $mib MiB, then 20 pings (TSO ${TSO:-0}):"
+  path overlay "${c1[*]}" "${c2[*]}" "$ip_c1"
+  path underlay "${h1[*]}" "${h2[*]}" "$UNDERLAY_PREFIX.1"
+  path veth "${va[*]}" "${vb[*]}" 10.89.9.1
+  awk -v o="${RESULT[overlay]}" -v u="${RESULT[underlay]}" -v v="${RESULT[veth]}" \
+    'BEGIN { printf "  overlay / underlay: %.2fx (target >= 0.9); underlay / veth: %.2fx\n", o / u, u / v }'
+  ;;
+scale)
+  # N `docker run -d` through the proxy, one after the other, over NETS networks on one lab host
+  # (default 1000 over 10): the attach time at #10 and at #500 (p50 of the 21 runs around each),
+  # then a ping across each network (its first and last container), and the proxy's RSS.
+  [ "$(id -u)" = 0 ] || { echo "bench scale: needs root (a lab host with its own dockerd)" >&2; exit 1; }
+  n=${1:-1000}
+  nets=${2:-10}
+  cmake --build "$BUILD_DIR" --target ovsplane
+  export OVSPLANE_BIN=$PWD/$BUILD_DIR/adapter/ovsplane OVP_MODE=proxy OVP_POOL=${POOL:-4}
+  # shellcheck source=../integration/lib.sh
+  . integration/lib.sh
+  lab_init benchscale
+  raise_neighbour_limits
+  ulimit -n 65536
+  host_up 1
+  d=$(hdir 1)
+  : >"$d/times.txt"
+  for i in $(seq 1 "$n"); do
+    net=$(( (i - 1) % nets ))
+    start=$(date +%s%N)
+    dp 1 run --pull=never -d --name "s$i" -e "OVSPLANE_CIDR=10.$((100 + net)).0.1/20" "$LAB_IMAGE" sleep 1d >/dev/null ||
+      fail "docker run #$i"
+    echo "$i $(( ($(date +%s%N) - start) / 1000 ))" >>"$d/times.txt"
+    [ $((i % 100)) != 0 ] || log "$i containers; proxy RSS $(awk '/VmRSS/ {print $2, $3}' "/proc/$(cat "$d/adapter.pid")/status")"
+  done
+  around() {  # around I: p50 (s) of the runs I-10..I+10
+    awk -v i="$1" '$1 >= i - 10 && $1 <= i + 10 {print $2}' "$d/times.txt" | sort -n |
+      awk '{v[NR] = $1} END {printf "%.3f", v[int((NR + 1) / 2)] / 1e6}'
+  }
+  at10=$(around 11)
+  at500=$(around 500)
+  last=$(around $((n - 10)))
+  echo "docker run -d through the proxy, $n containers over $nets networks, one after the other:"
+  echo "  p50 around #10: $at10 s; around #500: $at500 s; around #$((n - 10)): $last s"
+  awk -v a="$at10" -v b="$at500" -v c="$last" 'BEGIN { printf "  #500 / #10: %.2fx (target <= 1.2); last / #10: %.2fx\n", b / a, c / a }'
+  ok=0
+  for net in $(seq 0 $((nets - 1))); do
+    first=$((net + 1))
+    lastc=$(( ( (n - 1 - net) / nets ) * nets + net + 1 ))
+    if dk 1 exec "s$first" ping -c 1 -W 2 "$(container_ip 1 "s$lastc")" >/dev/null; then ok=$((ok + 1)); fi
+  done
+  echo "  ping first -> last container on each network: $ok of $nets answered"
+  echo "  proxy RSS with $n containers: $(awk '/VmRSS/ {print $2, $3}' "/proc/$(cat "$d/adapter.pid")/status") (target < 30 MiB)"
   ;;
 *)
-  echo "bench: unknown benchmark $which (ipam, ovsdb, hooks, proxy, attach)" >&2
+  echo "bench: unknown benchmark $which (ipam, ovsdb, hooks, proxy, attach, dataplane, scale)" >&2
   exit 2
   ;;
 esac

@@ -1,29 +1,48 @@
 #!/usr/bin/env bash
-# Install, with apt, exactly the Debian 12 packages that building, running and testing ovsplane
-# need. Idempotent: when every package is present it changes nothing and prints one line.
-# Run as root (or with sudo). Usage: scripts/bootstrap.sh [--print]  (--print lists the packages)
+# Install, with apt, the Debian 12 packages one purpose of ovsplane needs. Idempotent: when every
+# package is present it changes nothing and prints one line. Run as root (or with sudo).
+# Usage: scripts/bootstrap.sh [run|test|all] [--print]   (--print lists the packages)
+#   run   build the release binary and run the demo (scripts/up.sh, scripts/bench.sh)
+#   test  run plus what the test suite needs: GoogleTest, Google Benchmark, clang-16 (fuzzing),
+#         docker-compose and vagrant (scripts/test.sh); also the default
+#   all   the same as test
 set -euo pipefail
+
+purpose=test
+print=0
+for arg in "$@"; do
+  case $arg in
+    run | test | all) purpose=$arg ;;
+    --print) print=1 ;;
+    *) echo "bootstrap: unknown argument $arg (run, test, all, --print)" >&2; exit 2 ;;
+  esac
+done
 
 PACKAGES=(
   # toolchain
-  build-essential cmake ninja-build pkg-config python3 git clang-format
+  build-essential cmake ninja-build pkg-config python3 git
   # libraries
   libboost1.81-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libcli11-dev libspdlog-dev
   libyaml-cpp-dev libfmt-dev libssl-dev libnftables-dev
   # libopenvswitch is built from this release tarball (Debian ships no libopenvswitch-dev)
   openvswitch-source
-  # tests, fuzzing (libFuzzer) and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev clang-16 libclang-rt-16-dev
   # runtime: OVS daemons and tools, Docker, the offline test image, namespace plumbing
-  openvswitch-switch openvswitch-common docker.io busybox-static ethtool iproute2 tcpdump
+  openvswitch-switch openvswitch-common docker.io busybox-static ethtool iproute2
   iputils-ping procps util-linux curl jq openssl nftables
-  # the compose scenario drives Debian's docker-compose (1.29) for real
-  docker-compose
-  # the Vagrant lab's definition is validated by the test suite
-  vagrant
 )
+if [[ $purpose != run ]]; then
+  PACKAGES+=(
+    # tests, fuzzing (libFuzzer), benchmarks, formatting
+    googletest libgtest-dev libgmock-dev libbenchmark-dev clang-16 libclang-rt-16-dev clang-format
+    tcpdump socat
+    # the compose scenario drives Debian's docker-compose (1.29) for real
+    docker-compose
+    # the Vagrant lab's definition is validated by the test suite
+    vagrant
+  )
+fi
 
-if [[ "${1:-}" == "--print" ]]; then
+if ((print)); then
   printf '%s\n' "${PACKAGES[@]}"
   exit 0
 fi
@@ -35,7 +54,7 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
-  echo "bootstrap: all ${#PACKAGES[@]} packages present"
+  echo "bootstrap: all ${#PACKAGES[@]} packages for $purpose present"
   exit 0
 fi
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -124,8 +126,11 @@ class RecordingDriver final : public netdrv::NetworkDriver {
     if (failAttach) return std::unexpected(*failAttach);
     const int n = ++attaches[name];
     return netdrv::AttachedEndpoint{
-        "ep-" + name + (n > 1 ? "-" + std::to_string(n) : std::string()), "net-" + name,
-        request.ip.value_or(request.subnet.firstHost())};
+        "ep-" + name + (n > 1 ? "-" + std::to_string(n) : std::string()),
+        "net-" + name,
+        request.ip.value_or(request.subnet.firstHost()),
+        {},
+        {}};
   }
   std::map<std::string, int> attaches;
   netdrv::Result<void> commit(const std::string& ep, const std::string& id) override {
@@ -284,6 +289,15 @@ TEST_F(HookServiceTest, PingMetricsAndBadRequests) {
       std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("ovsplane_attach_seconds_count 1"), std::string::npos) << metrics;
+  // The split by phase, one observation each; no pool in this driver.
+  for (const char* phase : {"state_db", "docker", "netlink", "ovsdb"}) {
+    EXPECT_NE(metrics.find(fmt::format("ovsplane_attach_phase_seconds_count{{phase=\"{}\"}} 1",
+                                       phase)),
+              std::string::npos)
+        << metrics;
+  }
+  EXPECT_NE(metrics.find("ovsplane_attach_pooled_total 0"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("ovsplane_pool_ready"), std::string::npos) << metrics;
 }
 
 TEST_F(HookServiceTest, IdenticalCreatesArePairedByTheProxysRequestId) {

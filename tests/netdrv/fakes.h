@@ -34,6 +34,7 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
   };
   std::map<std::string, Container> containers;  // by id
   int nextPid = 1000;
+  int nextId = 1;
   int64_t createdMs = 0;             ///< what create() records as the creation time (0: unknown)
   std::vector<RuntimeEvent> events;  ///< what followEvents() delivers, then it returns
   mutable std::mutex mutex;
@@ -46,7 +47,7 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
         return makeError(ErrorCode::Conflict, "name " + name + " is in use");
       }
     }
-    const std::string id = "c" + std::to_string(containers.size() + 1) + std::string(60, '0');
+    const std::string id = "c" + std::to_string(nextId++) + std::string(60, '0');
     RuntimeContainer info{id, name, false, 0, {}, "", "", createdMs};
     if (body.contains("Labels")) {
       for (const auto& [k, v] : body["Labels"].items()) info.labels[k] = v.get<std::string>();
@@ -79,6 +80,19 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
     if (fails("remove")) return failure("remove");
     std::scoped_lock lock(mutex);
     containers.erase(id);
+    return {};
+  }
+  Result<void> rename(const std::string& id, const std::string& name) override {
+    if (fails("rename")) return failure("rename");
+    std::scoped_lock lock(mutex);
+    for (const auto& [other, c] : containers) {
+      if (other != id && c.info.name == name) {
+        return makeError(ErrorCode::Conflict, "name " + name + " is in use");
+      }
+    }
+    auto it = containers.find(id);
+    if (it == containers.end()) return makeError(ErrorCode::NotFound, "no container " + id);
+    it->second.info.name = name;
     return {};
   }
   Result<std::vector<RuntimeContainer>> list(

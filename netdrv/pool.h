@@ -1,0 +1,112 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "netdrv/error.h"
+#include "netdrv/seams.h"
+
+namespace ovsplane::netdrv {
+
+/** A started network-only container no app uses yet: an attach claims it instead of creating
+ *  and starting one (the two Docker calls that make most of an attach's time). */
+struct PooledContainer {
+  std::string endpointId;   ///< given at its creation: its ovsplane.endpoint label, veth names
+  std::string containerId;  ///< full id
+  pid_t pid = 0;            ///< its pause process (the namespace to wire), as seen at the claim
+};
+
+struct PoolConfig {
+  size_t size = 0;  ///< started containers kept ready; 0: no pool
+  /** A pooled container is named prefix + its endpoint id (the name an unnamed app's
+   *  network-only container gets); a claim renames it after the app. */
+  std::string namePrefix = "ovsplane-net-";
+  /** After a failed refill (dockerd or the state database away), and between checks that the
+   *  ready containers still run (a dockerd restart stops them). */
+  std::chrono::milliseconds retry{std::chrono::seconds(2)};
+  std::chrono::milliseconds healthCheck{std::chrono::seconds(10)};
+};
+
+/**
+ * A per-host pool of pre-created, pre-started network-only containers (`--network-pool`).
+ * Pooled containers carry the labels ovsplane.role=network, ovsplane.endpoint=<id> and
+ * ovsplane.pool=1, and no network: which network a claimed one serves is recorded by the
+ * address its endpoint id owns in the state database and by the app's labels, so a crash at any
+ * point leaks nothing. At start the pool adopts what an earlier run left: a running pooled
+ * container that no app names and whose endpoint holds no address goes back into the pool; the
+ * rest of those (stopped ones, more than `size`) are removed. One whose endpoint holds an address
+ * is a claim whose app is gone or never came: the reconciler's (netdrv/reconciler.h).
+ * Thread-safe; the refill runs on its own thread between start() and stop().
+ */
+class NetworkContainerPool {
+ public:
+  /** `holdsAddress(endpointId)`: whether that endpoint holds an address on this host (then its
+   *  container was claimed, perhaps wired, and its app is gone or never came: the reconciler
+   *  collects it after its grace; the pool neither reuses nor removes it). While it fails (the
+   *  state database away) leftovers are neither adopted nor removed. */
+  NetworkContainerPool(PoolConfig config, std::shared_ptr<ContainerRuntime> runtime,
+                       std::function<Result<bool>(const std::string& endpointId)> holdsAddress);
+  ~NetworkContainerPool();  ///< stops
+  NetworkContainerPool(const NetworkContainerPool&) = delete;
+  NetworkContainerPool& operator=(const NetworkContainerPool&) = delete;
+
+  /** Starts the refill thread (adoption first). Nothing for size 0. Idempotent. */
+  void start();
+  /** Stops the refill thread; the ready containers stay for the next run to adopt. */
+  void stop();
+
+  /** A running pooled container, out of the pool for good (the claimer removes it if its attach
+   *  fails), or nullopt when none is ready: the caller creates one. One Docker inspect (the
+   *  container's current pid); a container found stopped or gone is dropped and the next one
+   *  tried. Never blocks on a refill. */
+  std::optional<PooledContainer> claim();
+
+  /** Puts back a container claimed but not touched (its attach failed before renaming or wiring
+   *  it). */
+  void giveBack(PooledContainer container);
+
+  /** How many containers are ready now. */
+  size_t ready() const;
+  size_t size() const { return config_.size; }
+
+  /** One refill step (the thread's body; tests call it directly): adopts leftovers when not done
+   *  yet, removes dropped containers, tops the pool up to size. False when a step failed. */
+  bool refillOnce(std::stop_token stop = {});
+
+  /** The labels of a pooled container (`endpointId` its endpoint). */
+  static std::map<std::string, std::string> labelsFor(const std::string& endpointId);
+  /** Whether `container` was made by a pool. */
+  static bool isPooled(const RuntimeContainer& container);
+
+ private:
+  bool adopt();
+  bool checkHealth();
+  Result<PooledContainer> makeOne();
+  void run(std::stop_token stop);
+
+  PoolConfig config_;
+  std::shared_ptr<ContainerRuntime> runtime_;
+  std::function<Result<bool>(const std::string&)> holdsAddress_;
+  mutable std::mutex mutex_;
+  std::condition_variable_any wake_;
+  std::deque<PooledContainer> ready_;  // guarded by mutex_
+  std::vector<std::string> dropped_;   // container ids to remove; guarded by mutex_
+  bool adopted_ = false;               // guarded by mutex_
+  std::chrono::steady_clock::time_point lastHealthCheck_{};  // refill thread only
+  bool failing_ = false;                                     // refill thread only
+  std::jthread thread_;
+};
+
+}  // namespace ovsplane::netdrv
