@@ -6,7 +6,7 @@ set -euo pipefail
 n=$HOST_INDEX
 vtep=$PREFIX.$((10 + n))
 cd /ovsplane
-scripts/bootstrap.sh
+scripts/bootstrap.sh run
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVSPLANE_BUILD_TESTS=OFF \
   -DOVSPLANE_BUILD_BENCH=OFF >/dev/null
 cmake --build build/release --target ovsplane
