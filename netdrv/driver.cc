@@ -4,6 +4,7 @@
 #include <functional>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -176,7 +177,10 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
     pooled = pool_->claim();
   }
   timings.pooled = pooled.has_value();
-  UndoStack undo;
+  // Set once the address is asked for: the state database may hold it for this endpoint id
+  // even when the answer is an error (a lost reply), so the container is no longer as made.
+  bool addressAsked = false;
+  UndoStack undo;  // after what its steps refer to: it runs first when the attach returns
 
   Endpoint endpoint;
   endpoint.id = pooled ? pooled->endpointId : randomEndpointId();
@@ -192,17 +196,22 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
     std::scoped_lock lock(mutex_);
     endpoints_[endpoint.id] = endpoint;
   }
+  if (pooled) {
+    // Runs last, after the endpoint is forgotten (another attach may claim it at once): back
+    // into the pool when nothing but the network lookup was tried, else removed.
+    undo.push("return pooled container", [this, &pooled, &addressAsked]() -> Result<void> {
+      if (!pooled) return {};
+      if (!addressAsked) {
+        pool_->giveBack(*std::exchange(pooled, std::nullopt));
+        return {};
+      }
+      return deps_.runtime->remove(std::exchange(pooled, std::nullopt)->containerId);
+    });
+  }
   undo.push("forget endpoint " + endpoint.id, [this, id = endpoint.id]() -> Result<void> {
     forget(id);
     return {};
   });
-  if (pooled) {
-    // Untouched until provideNetworkContainer() renames it: back into the pool on a failure.
-    undo.push("return pooled container", [this, &pooled]() -> Result<void> {
-      if (pooled) pool_->giveBack(std::move(*pooled));
-      return {};
-    });
-  }
 
   std::optional<ipam::Ipv4Address> ip;
   {
@@ -215,9 +224,13 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
     }
     endpoint.vni = network->vni;
     faultPoint("attach.network");
+    addressAsked = true;
     auto allocated = allocator_.allocate(subnet, endpoint.id, request.ip);
     if (!allocated) {
-      return std::unexpected(fromIpam(allocated.error()));
+      const Error refused = fromIpam(allocated.error());
+      // A refusal (taken, exhausted, out of range) reserved nothing; only an outage may have.
+      addressAsked = refused.code == ErrorCode::Unavailable;
+      return std::unexpected(refused);
     }
     ip = *allocated;
   }
@@ -229,8 +242,8 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
   std::pair<std::string, pid_t> network;
   {
     PhaseTimer timer(timings.docker);
-    auto provided = provideNetworkContainer(request, endpoint, std::move(pooled), undo);
-    pooled.reset();
+    auto provided =
+        provideNetworkContainer(request, endpoint, std::exchange(pooled, std::nullopt), undo);
     if (!provided) return std::unexpected(provided.error());
     network = *provided;
   }
@@ -626,11 +639,16 @@ Result<void> Driver::teardown(const Endpoint& endpoint) {
   faultPoint("detach.port");
   note(deps_.netlink->deleteLink(endpoint.hostVeth));
   faultPoint("detach.veth");
+  bool containerGone = true;
   if (!endpoint.networkContainerId.empty()) {
-    note(deps_.runtime->remove(endpoint.networkContainerId));
+    auto removed = deps_.runtime->remove(endpoint.networkContainerId);
+    containerGone = removed.has_value();
+    note(std::move(removed));
   }
   faultPoint("detach.container");
-  note(releaseAddress(endpoint.subnet, endpoint.id));
+  // The address goes with the container: released while a (pooled) container remains, that
+  // container could be taken for a ready one. A retry or the reconciler does both.
+  if (containerGone) note(releaseAddress(endpoint.subnet, endpoint.id));
   faultPoint("detach.released");
   if (first) return std::unexpected(*first);
   forget(endpoint.id);

@@ -45,9 +45,14 @@ void NetworkContainerPool::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     const bool fine = refillOnce(stop);
     std::unique_lock lock(mutex_);
-    const auto wait = fine ? config_.healthCheck : config_.retry;
+    if (!fine) {
+      // dockerd or the state database away: the full pause (only stop ends it early), else this
+      // would spin on the very state that failed.
+      wake_.wait_for(lock, stop, config_.retry, [] { return false; });
+      continue;
+    }
     // Woken by a claim (one to replace), a drop (one to remove) or stop; else a health check.
-    wake_.wait_for(lock, stop, wait,
+    wake_.wait_for(lock, stop, config_.healthCheck,
                    [&] { return !dropped_.empty() || (adopted_ && ready_.size() < config_.size); });
   }
 }
@@ -118,8 +123,10 @@ bool NetworkContainerPool::adopt() {
       withApp.insert(labelOf(container, labels::kEndpoint));
     }
   }
-  size_t kept = 0;
-  size_t removed = 0;
+  // Judged in full first, then taken in one step: a failure half-way adopts nothing (the next
+  // try starts over, never adding a container twice).
+  std::vector<PooledContainer> keep;
+  std::vector<std::string> toRemove;
   for (const auto& container : *labelled) {
     if (!isPooled(container)) continue;
     const std::string endpointId = labelOf(container, labels::kEndpoint);
@@ -131,17 +138,21 @@ bool NetworkContainerPool::adopt() {
       return false;
     }
     if (*held) continue;
-    std::scoped_lock lock(mutex_);
-    if (container.running && kept < config_.size) {
-      ready_.push_back(PooledContainer{
+    // Renamed after an app: it was claimed (its teardown could not remove it): not reused.
+    const bool asMade = container.name == config_.namePrefix + endpointId;
+    if (container.running && asMade && keep.size() < config_.size) {
+      keep.push_back(PooledContainer{
           .endpointId = endpointId, .containerId = container.id, .pid = container.pid});
-      ++kept;
     } else {
-      dropped_.push_back(container.id);
-      ++removed;
+      toRemove.push_back(container.id);
     }
   }
+  const size_t kept = keep.size();
+  const size_t removed = toRemove.size();
   std::scoped_lock lock(mutex_);
+  if (adopted_) return true;
+  for (auto& container : keep) ready_.push_back(std::move(container));
+  for (auto& id : toRemove) dropped_.push_back(std::move(id));
   adopted_ = true;
   if (kept + removed > 0) {
     spdlog::info(

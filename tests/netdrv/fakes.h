@@ -1,6 +1,7 @@
 #pragma once
 // Test doubles for the driver's seams: in-memory, with a failure switch per operation.
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -39,7 +40,9 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
   std::vector<RuntimeEvent> events;  ///< what followEvents() delivers, then it returns
   mutable std::mutex mutex;
 
+  std::atomic<int> createCalls{0};
   Result<std::string> create(const nlohmann::json& body, const std::string& name) override {
+    ++createCalls;
     if (fails("create")) return failure("create");
     std::scoped_lock lock(mutex);
     for (const auto& [id, c] : containers) {

@@ -294,6 +294,67 @@ TEST_F(PoolTest, TheReconcilerLearnsPooledEndpointsAndLeavesReadyContainersAlone
   EXPECT_EQ(netlink_->links.size(), 1U);
 }
 
+TEST_F(PoolTest, AnAdoptionCutShortTakesNothingTwice) {
+  ASSERT_TRUE(driver_->pool()->refillOnce());
+  driver_ = makeDriver();
+  // The state database answers the first leftover's question, then goes away.
+  auto addresses = catalog_->addressesOfHost;
+  catalog_->addressesOfHost = [&, this] {
+    catalog_->failOn("hostAddresses");
+    return addresses();
+  };
+  EXPECT_FALSE(driver_->pool()->refillOnce());
+  EXPECT_EQ(driver_->pool()->ready(), 0U);
+  catalog_->clear();
+  catalog_->addressesOfHost = addresses;
+  ASSERT_TRUE(driver_->pool()->refillOnce());
+  EXPECT_EQ(driver_->pool()->ready(), 2U);
+  auto first = driver_->pool()->claim();
+  auto second = driver_->pool()->claim();
+  ASSERT_TRUE(first && second);
+  EXPECT_NE(first->containerId, second->containerId);
+  EXPECT_EQ(runtime_->containers.size(), 2U);  // both adopted, none made
+}
+
+TEST_F(PoolTest, ARenamedLeftoverIsNotTakenForAReadyOne) {
+  ASSERT_TRUE(driver_->pool()->refillOnce());
+  const std::string renamed = pooled().front().id;
+  ASSERT_TRUE(runtime_->rename(renamed, "ovsplane-net-web").has_value());  // a claim's, kept
+  driver_ = makeDriver();
+  ASSERT_TRUE(driver_->pool()->refillOnce());
+  EXPECT_FALSE(runtime_->containers.contains(renamed));
+  EXPECT_EQ(driver_->pool()->ready(), 2U);
+}
+
+TEST_F(PoolTest, ATeardownThatCannotRemoveTheContainerKeepsItsAddress) {
+  ASSERT_TRUE(driver_->pool()->refillOnce());
+  auto attached = attach("web");
+  ASSERT_TRUE(attached.has_value()) << attached.error().message;
+  const Endpoint endpoint = driver_->endpoints().front();
+  runtime_->failOn("remove");
+  EXPECT_FALSE(driver_->teardown(endpoint).has_value());
+  EXPECT_EQ(leases(), 1U);  // with its container, for the retry
+  runtime_->clear();
+  ASSERT_TRUE(driver_->teardown(endpoint).has_value());
+  EXPECT_EQ(leases(), 0U);
+  EXPECT_FALSE(runtime_->containers.contains(endpoint.networkContainerId));
+}
+
+TEST_F(PoolTest, AFailingRefillWaitsItsRetryInsteadOfSpinning) {
+  runtime_->failOn("create");
+  NetworkContainerPool pool(PoolConfig{.size = 2,
+                                       .namePrefix = "ovsplane-net-",
+                                       .retry = std::chrono::milliseconds(100),
+                                       .healthCheck = std::chrono::seconds(10)},
+                            runtime_, [](const std::string&) -> Result<bool> { return false; });
+  pool.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(550));
+  pool.stop();
+  EXPECT_GE(runtime_->createCalls.load(), 2);
+  EXPECT_LE(runtime_->createCalls.load(), 8);  // one try per retry period
+  EXPECT_EQ(pool.ready(), 0U);
+}
+
 TEST_F(PoolTest, TheRefillThreadTopsUpAfterClaims) {
   driver_->pool()->start();
   auto readyWithin = [&](size_t n) {
