@@ -291,9 +291,9 @@ TEST_F(HookServiceTest, PingMetricsAndBadRequests) {
   EXPECT_NE(metrics.find("ovsplane_attach_seconds_count 1"), std::string::npos) << metrics;
   // The split by phase, one observation each; no pool in this driver.
   for (const char* phase : {"state_db", "docker", "netlink", "ovsdb"}) {
-    EXPECT_NE(metrics.find(fmt::format("ovsplane_attach_phase_seconds_count{{phase=\"{}\"}} 1",
-                                       phase)),
-              std::string::npos)
+    EXPECT_NE(
+        metrics.find(fmt::format("ovsplane_attach_phase_seconds_count{{phase=\"{}\"}} 1", phase)),
+        std::string::npos)
         << metrics;
   }
   EXPECT_NE(metrics.find("ovsplane_attach_pooled_total 0"), std::string::npos) << metrics;

@@ -56,6 +56,15 @@ class PoolTest : public ::testing::Test {
                        .poolSize = 2};
   std::unique_ptr<Driver> driver_ = makeDriver();
 
+  /** A single host's reconciler that collects without a grace (nothing is in flight). */
+  static ReconcilerConfig collectAtOnce() {
+    return ReconcilerConfig{.grace = std::chrono::milliseconds(0),
+                            .interval = std::chrono::seconds(30),
+                            .tunnelInterval = std::chrono::seconds(1),
+                            .hostRefresh = std::chrono::seconds(5),
+                            .vtepIp = "",
+                            .overlayMtuSource = {}};
+  }
   std::unique_ptr<Driver> makeDriver() {
     return std::make_unique<Driver>(config_,
                                     DriverDependencies{store_, catalog_, ovs_, runtime_, netlink_});
@@ -230,13 +239,7 @@ TEST_F(PoolTest, AClaimACrashCutShortIsTheReconcilersAndTheUnclaimedAreAdopted) 
   EXPECT_EQ(leases(), 1U);
   // The reconciler learns it from the address its endpoint holds and collects it (grace 0).
   auto shared = std::shared_ptr<Driver>(std::move(driver_));
-  Reconciler reconciler(ReconcilerConfig{.grace = std::chrono::milliseconds(0),
-                                         .interval = std::chrono::seconds(30),
-                                         .tunnelInterval = std::chrono::seconds(1),
-                                         .hostRefresh = std::chrono::seconds(5),
-                                         .vtepIp = "",
-                                         .overlayMtuSource = {}},
-                        shared);
+  Reconciler reconciler(collectAtOnce(), shared);
   auto report = reconciler.reconcile();
   ASSERT_TRUE(report.has_value()) << report.error().message;
   EXPECT_TRUE(report->failures.empty()) << report->failures.front();
@@ -271,13 +274,7 @@ TEST_F(PoolTest, TheReconcilerLearnsPooledEndpointsAndLeavesReadyContainersAlone
   createApp(**attached, "web");
   const Endpoint before = driver_->endpoints().front();
   auto restarted = std::shared_ptr<Driver>(makeDriver());  // remembers nothing
-  Reconciler reconciler(ReconcilerConfig{.grace = std::chrono::milliseconds(0),
-                                         .interval = std::chrono::seconds(30),
-                                         .tunnelInterval = std::chrono::seconds(1),
-                                         .hostRefresh = std::chrono::seconds(5),
-                                         .vtepIp = "",
-                                         .overlayMtuSource = {}},
-                        restarted);
+  Reconciler reconciler(collectAtOnce(), restarted);
   for (int pass = 0; pass < 2; ++pass) {
     auto report = reconciler.reconcile();
     ASSERT_TRUE(report.has_value()) << report.error().message;
