@@ -98,6 +98,10 @@ struct IdlClient::Impl {
     Job job;
     ovsplane_txn* txn = nullptr;
     std::function<JobStep(JobContext&, const TxnOutcome&)> then;
+    /// The replica's seqno the transaction was built against: a "try again" waits for a change
+    /// after this one (a failed verify's update may arrive before the reply).
+    unsigned int builtSeqno = 0;
+    Clock::time_point sentAt;  ///< or when the session was last renewed for it
   };
 
   Database database;
@@ -120,12 +124,17 @@ struct IdlClient::Impl {
   Clock::time_point lastRotation = Clock::now();
   bool severalRemotes = false;  ///< a cluster: rotation applies
   static constexpr auto kRotateEvery = std::chrono::seconds(1);
+  /// A cluster member that holds a transaction this long without an answer (a follower whose
+  /// leader died with the forwarded request, seen in e2e.cluster) is left for a fresh session:
+  /// libopenvswitch answers the transaction "try again" and the job builds it anew.
+  static constexpr auto kRenewSessionAfter = std::chrono::seconds(4);
 
   void loop();
   void runJobs();
   void handleStep(Job job, JobStep step, unsigned int seqno);
   void finishActive();
   void failExpired();
+  void renewStuckSession();
   std::string unreachableReason() const;
 };
 
@@ -221,6 +230,7 @@ void IdlClient::Impl::loop() {
       ovsplane_idl_run(idl);
     }
     if (active) {
+      renewStuckSession();
       finishActive();
     }
     if (!active) {
@@ -255,8 +265,11 @@ void IdlClient::Impl::loop() {
       ovsplane_poll_timer_wait_until(now + std::max<long long>(0, left.count()));
     }
     if (active) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(active->job.deadline - steadyNow);
+      auto until = active->job.deadline;
+      if (severalRemotes) {
+        until = std::min(until, active->sentAt + kRenewSessionAfter);
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steadyNow);
       ovsplane_poll_timer_wait_until(now + std::max<long long>(0, left.count()));
     }
     ovsplane_poll_block();
@@ -331,7 +344,7 @@ void IdlClient::Impl::handleStep(Job job, JobStep step, unsigned int seqno) {
     return;
   }
   auto& commit = std::get<JobCommit>(step);
-  active = ActiveTxn{std::move(job), commit.txn, std::move(commit.then)};
+  active = ActiveTxn{std::move(job), commit.txn, std::move(commit.then), seqno, Clock::now()};
   finishActive();  // the first commit call sends the transaction
 }
 
@@ -346,7 +359,22 @@ void IdlClient::Impl::finishActive() {
   active.reset();
   JobContext context(idl);
   JobStep next = done.then(context, outcome);
-  handleStep(std::move(done.job), std::move(next), ovsplane_idl_seqno(idl));
+  handleStep(std::move(done.job), std::move(next), done.builtSeqno);
+}
+
+void IdlClient::Impl::renewStuckSession() {
+  const auto now = Clock::now();
+  if (!severalRemotes || now - active->sentAt < kRenewSessionAfter) {
+    return;
+  }
+  spdlog::warn("ovsdb {}: no answer to a transaction for {} s ({}); opening a fresh session",
+               remote,
+               std::chrono::duration_cast<std::chrono::seconds>(now - active->sentAt).count(),
+               unreachableReason());
+  ovsplane_idl_rotate_remotes(idl);
+  lastRotation = now;
+  active->sentAt = now;
+  ovsplane_idl_run(idl);
 }
 
 void IdlClient::Impl::failExpired() {
