@@ -91,6 +91,7 @@ Result<SocketPtr> openRouteSocket() {
  *  caller's thread never changes namespace. The sockets stay bound to that namespace. */
 struct NamespaceSockets {
   SocketPtr route;
+  Fd inet;  ///< AF_INET datagram socket for ethtool ioctls there
 };
 
 Result<NamespaceSockets> socketsIn(const NamespaceRef& ns) {
@@ -112,7 +113,13 @@ Result<NamespaceSockets> socketsIn(const NamespaceRef& ns) {
       result = std::unexpected(sock.error());
       return;
     }
-    result = NamespaceSockets{std::move(*sock)};
+    Fd inet(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!inet) {
+      result = makeError(ErrorCode::Unavailable, fmt::format("socket in network namespace {}: {}",
+                                                             path, std::strerror(errno)));
+      return;
+    }
+    result = NamespaceSockets{std::move(*sock), std::move(inet)};
   });
   worker.join();  // the thread (and its namespace membership) ends here
   return result;
@@ -144,12 +151,8 @@ Result<void> deleteLinkIn(nl_sock* sock, std::string_view name) {
   return {};
 }
 
-/** ethtool -K <name> tx off, in the calling thread's namespace. */
-Result<void> disableTxChecksum(std::string_view name) {
-  Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!sock) {
-    return makeError(ErrorCode::Unavailable, fmt::format("socket: {}", std::strerror(errno)));
-  }
+/** ethtool -K <name> tx off, through `inetSocket` (an AF_INET socket of the link's namespace). */
+Result<void> disableTxChecksum(int inetSocket, std::string_view name) {
   ethtool_value value{};
   value.cmd = ETHTOOL_STXCSUM;
   value.data = 0;
@@ -157,7 +160,7 @@ Result<void> disableTxChecksum(std::string_view name) {
   std::snprintf(request.ifr_name, sizeof request.ifr_name, "%.*s", static_cast<int>(name.size()),
                 name.data());
   request.ifr_data = reinterpret_cast<char*>(&value);
-  if (ioctl(sock.get(), SIOCETHTOOL, &request) != 0) {
+  if (ioctl(inetSocket, SIOCETHTOOL, &request) != 0) {
     return makeError(
         ErrorCode::Unavailable,
         fmt::format("ethtool: turning TX checksum off on {}: {}", name, std::strerror(errno)));
@@ -292,27 +295,14 @@ Result<Pruned> pruneAddresses(nl_sock* sock, int ifindex, std::string_view linkN
   return pruned;
 }
 
-/** Inside the container namespace: rename, MAC, MTU, up, address, default route, lo up. */
-Result<void> configureInside(nl_sock* sock, const VethSpec& spec) {
-  auto peer = getLink(sock, spec.peerName);
-  if (!peer) {
-    return std::unexpected(peer.error());
-  }
-  {
-    LinkPtr changes(rtnl_link_alloc());
-    rtnl_link_set_name(changes.get(), spec.containerName.c_str());
-    NlAddrPtr mac(nl_addr_build(AF_LLC, spec.mac.data(), spec.mac.size()));
-    rtnl_link_set_addr(changes.get(), mac.get());
-    rtnl_link_set_mtu(changes.get(), spec.mtu);
-    if (auto changed =
-            changeLink(sock, peer->get(), changes.get(),
-                       fmt::format("configure {} as {}", spec.peerName, spec.containerName));
-        !changed) {
-      return changed;
+/** Inside the container namespace, on the container end created there (with its name, MAC and
+ *  MTU): TX checksum when asked, it and lo up, address, default route. */
+Result<void> configureInside(const NamespaceSockets& inside, const VethSpec& spec) {
+  nl_sock* sock = inside.route.get();
+  if (spec.disableTxChecksum) {
+    if (auto off = disableTxChecksum(inside.inet.get(), spec.containerName); !off) {
+      return off;
     }
-  }
-  if (auto up = setUp(sock, spec.containerName); !up) {
-    return up;
   }
   if (auto up = setUp(sock, "lo"); !up) {
     return up;
@@ -320,6 +310,15 @@ Result<void> configureInside(nl_sock* sock, const VethSpec& spec) {
   auto eth = getLink(sock, spec.containerName);
   if (!eth) {
     return std::unexpected(eth.error());
+  }
+  {
+    LinkPtr changes(rtnl_link_alloc());
+    rtnl_link_set_flags(changes.get(), IFF_UP);
+    if (auto up = changeLink(sock, eth->get(), changes.get(),
+                             fmt::format("set {} up", spec.containerName));
+        !up) {
+      return up;
+    }
   }
   const int ifindex = rtnl_link_get_ifindex(eth->get());
 
@@ -556,37 +555,57 @@ class LinuxNetlink final : public Netlink {
           fmt::format("netlink: create veth {} <-> {}", spec.hostName, spec.peerName), rc);
     }
     if (spec.disableTxChecksum) {
-      return disableTxChecksum(spec.peerName);
+      Fd inet(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      if (!inet) {
+        return makeError(ErrorCode::Unavailable, fmt::format("socket: {}", std::strerror(errno)));
+      }
+      return disableTxChecksum(inet.get(), spec.peerName);
+    }
+    return {};
+  }
+
+  /** The pair with its container end created inside `nsFd` under its final name, MAC and MTU
+   *  (down: veth refuses IFF_UP on a peer before the pair exists, ENOTCONN): no move between
+   * namespaces, whose RCU wait was most of an attach's netlink time (bench/netlink_bench.cc). */
+  static Result<void> createPairInto(nl_sock* sock, const VethSpec& spec, int nsFd,
+                                     std::string_view nsPath) {
+    LinkPtr veth(rtnl_link_veth_alloc());
+    if (!veth) {
+      return makeError(ErrorCode::Unavailable, "netlink: out of memory");
+    }
+    rtnl_link_set_name(veth.get(), spec.hostName.c_str());
+    rtnl_link_set_mtu(veth.get(), spec.mtu);
+    rtnl_link* peer = rtnl_link_veth_get_peer(veth.get());
+    rtnl_link_set_name(peer, spec.containerName.c_str());
+    rtnl_link_set_mtu(peer, spec.mtu);
+    NlAddrPtr mac(nl_addr_build(AF_LLC, spec.mac.data(), spec.mac.size()));
+    rtnl_link_set_addr(peer, mac.get());
+    rtnl_link_set_ns_fd(peer, nsFd);
+    rtnl_link_put(peer);
+    if (int rc = rtnl_link_add(sock, veth.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0) {
+      return netlinkError(fmt::format("netlink: create veth {} <-> {} in {}", spec.hostName,
+                                      spec.containerName, nsPath),
+                          rc);
     }
     return {};
   }
 
   static Result<void> createAndConfigure(nl_sock* sock, const NamespaceSockets& inside,
                                          const VethSpec& spec, const NamespaceRef& ns) {
-    if (auto created = createPair(sock, spec); !created) {
+    const std::string nsPath = ns.path();
+    Fd nsFd(open(nsPath.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!nsFd) {
+      return makeError(ErrorCode::NotFound,
+                       fmt::format("network namespace {}: {}", nsPath, std::strerror(errno)));
+    }
+    if (auto created = createPairInto(sock, spec, nsFd.get(), nsPath); !created) {
       return created;
     }
-    {
-      auto peerLink = getLink(sock, spec.peerName);
-      if (!peerLink) {
-        return std::unexpected(peerLink.error());
-      }
-      Fd nsFd(open(ns.path().c_str(), O_RDONLY | O_CLOEXEC));
-      if (!nsFd) {
-        return makeError(ErrorCode::NotFound,
-                         fmt::format("network namespace {}: {}", ns.path(), std::strerror(errno)));
-      }
-      LinkPtr changes(rtnl_link_alloc());
-      rtnl_link_set_ns_fd(changes.get(), nsFd.get());
-      if (auto moved = changeLink(sock, peerLink->get(), changes.get(),
-                                  fmt::format("move {} into {}", spec.peerName, ns.path()));
-          !moved) {
-        return moved;
-      }
-    }
-    if (auto configured = configureInside(inside.route.get(), spec); !configured) {
+    if (auto configured = configureInside(inside, spec); !configured) {
       return configured;
     }
+    // Up once it answers no ARP: with the userspace datapath the kernel sees an OVS port's
+    // frames too (silenceArp).
     if (auto silent = silenceArp(sock, spec.hostName); !silent) {
       return silent;
     }
