@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the benchmarks in release mode and run one of them.
-# Usage: scripts/bench.sh ipam|ovsdb [benchmark args]    Google Benchmark programs
+# Usage: scripts/bench.sh ipam|ovsdb|netlink [args]      Google Benchmark programs (netlink: root)
 #        scripts/bench.sh hooks                           hook server: passthrough hooks/s, RSS
 #        scripts/bench.sh proxy                           proxy vs dockerd direct (root: a lab host)
 #        scripts/bench.sh dataplane [MIB]                 TCP and ping: overlay, underlay, veth (root; TSO=1)
@@ -18,7 +18,7 @@ shift || true
 LOAD=$BUILD_DIR/bench/http_load
 
 case $which in
-ipam | ovsdb)
+ipam | ovsdb | netlink)
   cmake --build "$BUILD_DIR" --target "${which}_bench"
   "$BUILD_DIR/bench/${which}_bench" "$@"
   ;;
@@ -296,7 +296,7 @@ scale)
   echo "  proxy RSS with $n containers: $(awk '/VmRSS/ {print $2, $3}' "/proc/$(cat "$d/adapter.pid")/status") (target < 30 MiB)"
   ;;
 *)
-  echo "bench: unknown benchmark $which (ipam, ovsdb, hooks, proxy, attach, dataplane, scale)" >&2
+  echo "bench: unknown benchmark $which (ipam, ovsdb, netlink, hooks, proxy, attach, dataplane, scale)" >&2
   exit 2
   ;;
 esac

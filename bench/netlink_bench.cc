@@ -1,0 +1,100 @@
+// netlink benchmarks: the attach path's veth wiring into a namespace, and its removal.
+// Run (root; creates and deletes the namespace ovpnlbench): scripts/bench.sh netlink
+// Results: docs/benchmarks.md.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "netdrv/netlink.h"
+
+namespace ovsplane::netdrv {
+namespace {
+
+constexpr const char* kNamespace = "ovpnlbench";
+
+/** A named namespace for the run: created before the first benchmark, deleted after the last. */
+struct BenchNamespace {
+  BenchNamespace() {
+    (void)std::system(fmt::format("ip netns del {} 2>/dev/null", kNamespace).c_str());
+    ok = std::system(fmt::format("ip netns add {}", kNamespace).c_str()) == 0;
+  }
+  ~BenchNamespace() { (void)std::system(fmt::format("ip netns del {}", kNamespace).c_str()); }
+  NamespaceRef ref() const {
+    return NamespaceRef::ofPath(fmt::format("/run/netns/{}", kNamespace));
+  }
+  bool ok = false;
+};
+
+const BenchNamespace& benchNamespace() {
+  static const BenchNamespace ns;
+  return ns;
+}
+
+VethSpec benchSpec(bool disableTxChecksum) {
+  VethSpec spec;
+  spec.hostName = "ovhbench0";
+  spec.peerName = "ovcbench0";
+  spec.mac = {0x02, 0x42, 0x0a, 0x58, 0x00, 0x05};
+  spec.address = *ipam::Ipv4Address::parse("10.88.0.5");
+  spec.prefixLength = 24;
+  spec.gateway = *ipam::Ipv4Address::parse("10.88.0.1");
+  spec.disableTxChecksum = disableTxChecksum;
+  return spec;
+}
+
+/** Wiring one veth into a namespace (create, configure inside, host end up), as an attach does;
+ *  `range(0)` = 1 turns TX checksum offload off as on the netdev datapath. Each iteration wires
+ *  a pair of its own, all removed after the timed loop (a removal's deferred kernel work would
+ *  otherwise land in the next iteration's time). */
+void BM_WireContainer(benchmark::State& state) {
+  const BenchNamespace& ns = benchNamespace();
+  if (!ns.ok) {
+    state.SkipWithError("ip netns add failed (needs root)");
+    return;
+  }
+  NetlinkPtr netlink = makeLinuxNetlink();
+  std::vector<std::string> wired;
+  for (auto _ : state) {
+    VethSpec spec = benchSpec(state.range(0) == 1);
+    spec.hostName = fmt::format("ovhbench{}", wired.size());
+    spec.peerName = fmt::format("ovcbench{}", wired.size());
+    spec.containerName = fmt::format("eth{}", wired.size());
+    if (auto done = netlink->wireContainer(spec, ns.ref()); !done) {
+      state.SkipWithError(done.error().message.c_str());
+      break;
+    }
+    wired.push_back(spec.hostName);
+  }
+  for (const std::string& name : wired) (void)netlink->deleteLink(name);
+}
+BENCHMARK(BM_WireContainer)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/** Deleting a wired veth from the host side (the detach path). */
+void BM_DeleteWiredVeth(benchmark::State& state) {
+  const BenchNamespace& ns = benchNamespace();
+  if (!ns.ok) {
+    state.SkipWithError("ip netns add failed (needs root)");
+    return;
+  }
+  NetlinkPtr netlink = makeLinuxNetlink();
+  const VethSpec spec = benchSpec(true);
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (auto wired = netlink->wireContainer(spec, ns.ref()); !wired) {
+      state.SkipWithError(wired.error().message.c_str());
+      return;
+    }
+    state.ResumeTiming();
+    (void)netlink->deleteLink(spec.hostName);
+  }
+}
+BENCHMARK(BM_DeleteWiredVeth)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace ovsplane::netdrv
+
+BENCHMARK_MAIN();
