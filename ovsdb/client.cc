@@ -93,6 +93,11 @@ struct IdlClient::Impl {
     Clock::time_point deadline;
     bool waitingForChange = false;
     unsigned int seenSeqno = 0;
+    unsigned commits = 0;    ///< transactions sent for it
+    unsigned tryAgains = 0;  ///< of which answered "try again" (verify failed, reconnect)
+    unsigned lostRaces = 0;  ///< of which refused by a unique index (another writer won)
+    /** How far it got, for the timeout's message. */
+    std::string progress(size_t queued) const;
   };
   struct ActiveTxn {
     Job job;
@@ -179,13 +184,26 @@ void IdlClient::enqueue(std::function<JobStep(JobContext&)> run, std::function<v
   {
     std::scoped_lock lock(impl_->mutex);
     if (!impl_->stopping) {
-      impl_->incoming.push_back(
-          Impl::Job{std::move(run), std::move(fail), Clock::now() + timeout, false, 0});
+      Impl::Job job;
+      job.run = std::move(run);
+      job.fail = std::move(fail);
+      job.deadline = Clock::now() + timeout;
+      impl_->incoming.push_back(std::move(job));
       ovsplane_waker_signal(impl_->waker);
       return;
     }
   }
   fail(Error{ErrorCode::ShuttingDown, "ovsdb client for " + options_.remote + " is shutting down"});
+}
+
+std::string IdlClient::Impl::Job::progress(size_t queued) const {
+  if (commits == 0) {
+    return fmt::format("no transaction sent, {} job(s) queued", queued);
+  }
+  return fmt::format(
+      "{} transaction(s) sent: {} answered 'try again', {} lost to another writer; "
+      "{} job(s) queued",
+      commits, tryAgains, lostRaces, queued);
 }
 
 std::string IdlClient::Impl::unreachableReason() const {
@@ -344,6 +362,7 @@ void IdlClient::Impl::handleStep(Job job, JobStep step, unsigned int seqno) {
     return;
   }
   auto& commit = std::get<JobCommit>(step);
+  ++job.commits;
   active = ActiveTxn{std::move(job), commit.txn, std::move(commit.then), seqno, Clock::now()};
   finishActive();  // the first commit call sends the transaction
 }
@@ -357,6 +376,8 @@ void IdlClient::Impl::finishActive() {
   ovsplane_txn_destroy(active->txn);
   ActiveTxn done = std::move(*active);
   active.reset();
+  if (outcome.status == TxnOutcome::Status::TryAgain) ++done.job.tryAgains;
+  if (outcome.constraintViolation) ++done.job.lostRaces;
   JobContext context(idl);
   JobStep next = done.then(context, outcome);
   handleStep(std::move(done.job), std::move(next), done.builtSeqno);
@@ -383,8 +404,9 @@ void IdlClient::Impl::failExpired() {
     // The server may still apply it: callers treat timeouts as "unknown" (at-least-once).
     ovsplane_txn_destroy(active->txn);
     active->job.fail(
-        Error{ErrorCode::Timeout, fmt::format("ovsdb {}: transaction not confirmed in time ({})",
-                                              remote, unreachableReason())});
+        Error{ErrorCode::Timeout,
+              fmt::format("ovsdb {}: transaction not confirmed in time ({}; {})", remote,
+                          unreachableReason(), active->job.progress(pending.size()))});
     active.reset();
   }
   // A long outage: waiting would only delay the same answer.
@@ -397,9 +419,10 @@ void IdlClient::Impl::failExpired() {
                                  databaseName(database), seconds.count(), unreachableReason())});
       it = pending.erase(it);
     } else if (now >= it->deadline) {
-      it->fail(Error{ErrorCode::Timeout,
-                     fmt::format("ovsdb {}: {} database not usable in time ({})", remote,
-                                 databaseName(database), unreachableReason())});
+      it->fail(Error{
+          ErrorCode::Timeout,
+          fmt::format("ovsdb {}: {} database not usable in time ({}; {})", remote,
+                      databaseName(database), unreachableReason(), it->progress(pending.size()))});
       it = pending.erase(it);
     } else {
       ++it;
