@@ -119,7 +119,8 @@ Driver::Driver(DriverConfig config, DriverDependencies dependencies)
         PoolConfig{.size = config_.poolSize,
                    .namePrefix = config_.networkContainerPrefix,
                    .retry = std::chrono::seconds(2),
-                   .healthCheck = std::chrono::seconds(10)},
+                   .healthCheck = std::chrono::seconds(10),
+                   .stillRuns = processInContainer},
         deps_.runtime, [this](const std::string& endpointId) { return holdsAddress(endpointId); });
   }
 }

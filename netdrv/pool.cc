@@ -1,5 +1,6 @@
 #include "netdrv/pool.h"
 
+#include <fstream>
 #include <set>
 
 #include <fmt/format.h>
@@ -67,6 +68,10 @@ std::optional<PooledContainer> NetworkContainerPool::claim() {
       ready_.pop_front();
     }
     wake_.notify_all();
+    if (candidate.pid > 0 && config_.stillRuns &&
+        config_.stillRuns(candidate.pid, candidate.containerId)) {
+      return candidate;  // no Docker call on the attach's path
+    }
     auto now = runtime_->inspect(candidate.containerId);
     if (now && now->running && now->pid > 0) {
       candidate.pid = now->pid;
@@ -108,7 +113,21 @@ Result<PooledContainer> NetworkContainerPool::makeOne() {
     (void)runtime_->remove(*id);
     return std::unexpected(started.error());
   }
-  return PooledContainer{.endpointId = endpointId, .containerId = *id, .pid = 0};
+  // Its pid now, off the attach's path (a claim checks it is still the container's).
+  auto seen = runtime_->inspect(*id);
+  const pid_t pid = seen && seen->running ? seen->pid : 0;
+  return PooledContainer{.endpointId = endpointId, .containerId = *id, .pid = pid};
+}
+
+bool processInContainer(pid_t pid, const std::string& containerId) {
+  if (pid <= 0 || containerId.size() < 12) return false;
+  std::ifstream cgroup(fmt::format("/proc/{}/cgroup", pid));
+  std::string line;
+  while (std::getline(cgroup, line)) {
+    // cgroupfs: 0::/docker/<id>; systemd: 0::/system.slice/docker-<id>.scope
+    if (line.find(containerId) != std::string::npos) return true;
+  }
+  return false;
 }
 
 bool NetworkContainerPool::adopt() {

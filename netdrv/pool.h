@@ -25,8 +25,12 @@ namespace ovsplane::netdrv {
 struct PooledContainer {
   std::string endpointId;   ///< given at its creation: its ovsplane.endpoint label, veth names
   std::string containerId;  ///< full id
-  pid_t pid = 0;            ///< its pause process (the namespace to wire), as seen at the claim
+  pid_t pid = 0;            ///< its pause process (the namespace to wire); 0: not known yet
 };
+
+/** Whether process `pid` still runs in container `containerId` (its /proc/<pid>/cgroup names the
+ *  id), without asking Docker. False when it cannot tell: the caller then inspects. */
+bool processInContainer(pid_t pid, const std::string& containerId);
 
 struct PoolConfig {
   size_t size = 0;  ///< started containers kept ready; 0: no pool
@@ -37,6 +41,9 @@ struct PoolConfig {
    *  ready containers still run (a dockerd restart stops them). */
   std::chrono::milliseconds retry{std::chrono::seconds(2)};
   std::chrono::milliseconds healthCheck{std::chrono::seconds(10)};
+  /** A claim's check that a ready container's pid, seen when it was started or adopted, still
+   *  runs in it: when it does the claim asks Docker nothing; otherwise it inspects. */
+  std::function<bool(pid_t, const std::string&)> stillRuns = processInContainer;
 };
 
 /**

@@ -69,7 +69,9 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
     }
     return {};
   }
+  std::atomic<int> inspectCalls{0};
   Result<RuntimeContainer> inspect(const std::string& ref) override {
+    ++inspectCalls;
     if (fails("inspect")) return failure("inspect");
     std::scoped_lock lock(mutex);
     for (const auto& [id, c] : containers) {

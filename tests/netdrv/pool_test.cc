@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+
 #include <thread>
 
 #include "adapter/create_body.h"
@@ -342,7 +347,8 @@ TEST_F(PoolTest, AFailingRefillWaitsItsRetryInsteadOfSpinning) {
   NetworkContainerPool pool(PoolConfig{.size = 2,
                                        .namePrefix = "ovsplane-net-",
                                        .retry = std::chrono::milliseconds(100),
-                                       .healthCheck = std::chrono::seconds(10)},
+                                       .healthCheck = std::chrono::seconds(10),
+                                       .stillRuns = processInContainer},
                             runtime_, [](const std::string&) -> Result<bool> { return false; });
   pool.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(550));
@@ -350,6 +356,46 @@ TEST_F(PoolTest, AFailingRefillWaitsItsRetryInsteadOfSpinning) {
   EXPECT_GE(runtime_->createCalls.load(), 2);
   EXPECT_LE(runtime_->createCalls.load(), 8);  // one try per retry period
   EXPECT_EQ(pool.ready(), 0U);
+}
+
+TEST_F(PoolTest, AClaimAsksDockerNothingWhileTheStartedPidStillRunsInTheContainer) {
+  std::map<pid_t, std::string> running;  // what /proc would say
+  NetworkContainerPool pool(PoolConfig{.size = 2,
+                                       .namePrefix = "ovsplane-net-",
+                                       .retry = std::chrono::milliseconds(100),
+                                       .healthCheck = std::chrono::seconds(10),
+                                       .stillRuns =
+                                           [&](pid_t pid, const std::string& id) {
+                                             return running.contains(pid) && running.at(pid) == id;
+                                           }},
+                            runtime_, [](const std::string&) -> Result<bool> { return false; });
+  ASSERT_TRUE(pool.refillOnce());
+  ASSERT_EQ(pool.ready(), 2U);
+  for (const auto& [id, container] : runtime_->containers) running[container.info.pid] = id;
+  const int inspectsBefore = runtime_->inspectCalls.load();
+  auto first = pool.claim();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_GT(first->pid, 0);
+  EXPECT_EQ(running.at(first->pid), first->containerId);
+  EXPECT_EQ(runtime_->inspectCalls.load(), inspectsBefore);  // the fast path
+  // Its pid gone (the container restarted, say): the claim inspects and takes the pid now.
+  running.clear();
+  auto second = pool.claim();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(runtime_->inspectCalls.load(), inspectsBefore + 1);
+  EXPECT_EQ(second->pid, runtime_->containers.at(second->containerId).info.pid);
+}
+
+TEST(ProcessInContainerTest, ReadsTheCgroupOfAProcess) {
+  EXPECT_FALSE(processInContainer(0, "0123456789abcdef"));
+  EXPECT_FALSE(processInContainer(getpid(), "0123456789abcdef0123456789abcdef"));
+  std::ifstream cgroup("/proc/self/cgroup");
+  std::string line;
+  std::getline(cgroup, line);
+  const std::string path = line.substr(line.rfind(':') + 1);
+  if (path.size() >= 12) {
+    EXPECT_TRUE(processInContainer(getpid(), path.substr(path.size() - 12)));
+  }
 }
 
 TEST_F(PoolTest, TheRefillThreadTopsUpAfterClaims) {
