@@ -38,7 +38,9 @@ dp 1 run --pull=never -d --name pb -e "OVSPLANE_CIDR=$CIDR" "$LAB_IMAGE" sleep 3
 for app in pa pb; do
   net=$(net_of "$app")
   grep -qx "$net" <<<"$first" || fail "$app's network-only container $net did not come from the pool"
-  [ "$(dk 1 inspect -f '{{.Name}}' "$net")" = "/ovsplane-net-$app" ] || fail "$app's network-only container is not named ovsplane-net-$app"
+  # renamed by the pool's thread, off the attach's path
+  wait_until 5 sh -c "[ \"\$(docker -H unix://$d/docker.sock inspect -f '{{.Name}}' $net)\" = /ovsplane-net-$app ]" ||
+    fail "$app's network-only container is not named ovsplane-net-$app: $(dk 1 inspect -f '{{.Name}}' "$net")"
   ip=$(dk 1 inspect -f '{{index .Config.Labels "ovsplane.ip"}}' "$app")
   [ "$(container_ip 1 "$app")" = "$ip" ] || fail "$app: eth0 has $(container_ip 1 "$app"), its label $ip"
 done

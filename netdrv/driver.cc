@@ -267,6 +267,9 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
     endpoints_[endpoint.id] = endpoint;
   }
   undo.dismiss();
+  if (timings.pooled && !appName.empty()) {
+    pool_->renameLater(network.first, config_.networkContainerPrefix + appName);
+  }
   spdlog::info("attached endpoint {} ({}) to {} as {} via {}{}", endpoint.id,
                appName.empty() ? "unnamed" : appName, cidr, ip->toString(),
                network.first.substr(0, 12), timings.pooled ? " (pooled)" : "");
@@ -293,11 +296,7 @@ Result<std::pair<std::string, pid_t>> Driver::provideNetworkContainer(
                 return deps_.runtime->remove(id);
               });
     faultPoint("attach.pool-claimed");
-    if (!appName.empty()) {  // named after the app, as a created one is
-      if (auto renamed = deps_.runtime->rename(pooled->containerId, networkName); !renamed) {
-        return std::unexpected(renamed.error());
-      }
-    }
+    // Named after the app, as a created one is, once the attach stands (the end of attach()).
     return std::pair{pooled->containerId, pooled->pid};
   }
   auto image = deps_.runtime->ensurePauseImage();

@@ -32,6 +32,14 @@ bool NetworkContainerPool::isPooled(const RuntimeContainer& container) {
 void NetworkContainerPool::start() {
   if (config_.size == 0 || thread_.joinable()) return;
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  // Its own thread: a rename never waits behind a refill's container create and start.
+  renamer_ = std::jthread([this](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      renameClaimed();
+      std::unique_lock lock(mutex_);
+      renameWake_.wait(lock, stop, [&] { return !renames_.empty(); });
+    }
+  });
 }
 
 void NetworkContainerPool::stop() {
@@ -40,6 +48,10 @@ void NetworkContainerPool::stop() {
   wake_.notify_all();
   thread_.join();
   thread_ = std::jthread();
+  renamer_.request_stop();
+  renameWake_.notify_all();
+  renamer_.join();
+  renamer_ = std::jthread();
 }
 
 void NetworkContainerPool::run(std::stop_token stop) {
@@ -201,7 +213,30 @@ bool NetworkContainerPool::checkHealth() {
   return true;
 }
 
+void NetworkContainerPool::renameLater(std::string containerId, std::string name) {
+  {
+    std::scoped_lock lock(mutex_);
+    renames_.emplace_back(std::move(containerId), std::move(name));
+  }
+  renameWake_.notify_all();
+}
+
+void NetworkContainerPool::renameClaimed() {
+  std::vector<std::pair<std::string, std::string>> renames;
+  {
+    std::scoped_lock lock(mutex_);
+    renames.swap(renames_);
+  }
+  for (const auto& [id, name] : renames) {
+    if (auto renamed = runtime_->rename(id, name); !renamed) {
+      spdlog::info("pool: naming claimed container {} {}: {}", id.substr(0, 12), name,
+                   renamed.error().message);
+    }
+  }
+}
+
 bool NetworkContainerPool::refillOnce(std::stop_token stop) {
+  renameClaimed();
   bool adopted = false;
   {
     std::scoped_lock lock(mutex_);

@@ -75,21 +75,27 @@ class NetworkContainerPool {
   void stop();
 
   /** A running pooled container, out of the pool for good (the claimer removes it if its attach
-   *  fails), or nullopt when none is ready: the caller creates one. One Docker inspect (the
-   *  container's current pid); a container found stopped or gone is dropped and the next one
-   *  tried. Never blocks on a refill. */
+   *  fails), or nullopt when none is ready: the caller creates one. No Docker call while the pid
+   *  seen at its start still runs in it (PoolConfig::stillRuns), else one inspect; a container
+   *  found stopped or gone is dropped and the next one tried. Never blocks on a refill. */
   std::optional<PooledContainer> claim();
 
-  /** Puts back a container claimed but not touched (its attach failed before renaming or wiring
-   *  it). */
+  /** Puts back a container claimed but not touched (its attach failed before wiring it). */
   void giveBack(PooledContainer container);
+
+  /** Renames a claimed container after its app, on the pool's renaming thread (off the attach's
+   * path; the name is for people: ovsplane finds it by its labels and its app's). A failure (the
+   *  container already removed, the name taken by a leftover) is logged; nothing retries. */
+  void renameLater(std::string containerId, std::string name);
 
   /** How many containers are ready now. */
   size_t ready() const;
   size_t size() const { return config_.size; }
 
-  /** One refill step (the thread's body; tests call it directly): adopts leftovers when not done
-   *  yet, removes dropped containers, tops the pool up to size. False when a step failed. */
+  /** One refill step (the thread's body; tests call it directly): renames claimed containers
+   *  (when the renaming thread has not),
+   *  adopts leftovers when not done yet, removes dropped containers, tops the pool up to size.
+   *  False when a step failed. */
   bool refillOnce(std::stop_token stop = {});
 
   /** The labels of a pooled container (`endpointId` its endpoint). */
@@ -100,6 +106,7 @@ class NetworkContainerPool {
  private:
   bool adopt();
   bool checkHealth();
+  void renameClaimed();
   Result<PooledContainer> makeOne();
   void run(std::stop_token stop);
 
@@ -110,10 +117,13 @@ class NetworkContainerPool {
   std::condition_variable_any wake_;
   std::deque<PooledContainer> ready_;  // guarded by mutex_
   std::vector<std::string> dropped_;   // container ids to remove; guarded by mutex_
-  bool adopted_ = false;               // guarded by mutex_
-  std::chrono::steady_clock::time_point lastHealthCheck_{};  // refill thread only
-  bool failing_ = false;                                     // refill thread only
+  std::vector<std::pair<std::string, std::string>> renames_;  // id, name; guarded by mutex_
+  bool adopted_ = false;                                      // guarded by mutex_
+  std::chrono::steady_clock::time_point lastHealthCheck_{};   // refill thread only
+  bool failing_ = false;                                      // refill thread only
   std::jthread thread_;
+  std::condition_variable_any renameWake_;
+  std::jthread renamer_;  // renames claimed containers (renameLater) between start() and stop()
 };
 
 }  // namespace ovsplane::netdrv

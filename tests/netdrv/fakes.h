@@ -87,7 +87,9 @@ class FakeRuntime final : public ContainerRuntime, public FailureSwitch {
     containers.erase(id);
     return {};
   }
+  std::atomic<int> renameCalls{0};
   Result<void> rename(const std::string& id, const std::string& name) override {
+    ++renameCalls;
     if (fails("rename")) return failure("rename");
     std::scoped_lock lock(mutex);
     for (const auto& [other, c] : containers) {

@@ -118,6 +118,11 @@ TEST_F(PoolTest, AnAttachClaimsAReadyContainerRenamesItAndLabelsTheApp) {
   ASSERT_EQ(endpoints.size(), 1U);
   const Endpoint& endpoint = endpoints.front();
   const auto& net = runtime_->containers.at(endpoint.networkContainerId);
+  // Named after the app by the refill thread, off the attach's path.
+  EXPECT_EQ(net.info.name, "ovsplane-net-" + endpoint.id);
+  const int renamesBefore = runtime_->renameCalls.load();
+  ASSERT_TRUE(driver_->pool()->refillOnce());
+  EXPECT_EQ(runtime_->renameCalls.load(), renamesBefore + 1);
   EXPECT_EQ(net.info.name, "ovsplane-net-web");
   EXPECT_EQ(labelOf(net.info, labels::kEndpoint), endpoint.id);
   const auto& body = (*attached)->body;
@@ -161,7 +166,7 @@ TEST_F(PoolTest, AFailureBeforeTheClaimIsUsedGivesItBackAndLaterOnesRemoveIt) {
   catalog_->clear();
   EXPECT_EQ(driver_->pool()->ready(), 2U);  // given back untouched
   EXPECT_EQ(runtime_->containers.size(), 2U);
-  for (const char* step : {"rename", "wire", "apply"}) {
+  for (const char* step : {"wire", "apply"}) {
     SCOPED_TRACE(step);
     runtime_->failOn(step);
     netlink_->failOn(step);
@@ -172,7 +177,7 @@ TEST_F(PoolTest, AFailureBeforeTheClaimIsUsedGivesItBackAndLaterOnesRemoveIt) {
     runtime_->clear();
     netlink_->clear();
     ovs_->clear();
-    // Renamed or wired: removed, never reused. Nothing else is left.
+    // Wired: removed, never reused. Nothing else is left.
     EXPECT_EQ(driver_->pool()->ready(), 1U);
     EXPECT_EQ(runtime_->containers.size(), 1U);
     EXPECT_EQ(leases(), 0U);
@@ -356,6 +361,24 @@ TEST_F(PoolTest, AFailingRefillWaitsItsRetryInsteadOfSpinning) {
   EXPECT_GE(runtime_->createCalls.load(), 2);
   EXPECT_LE(runtime_->createCalls.load(), 8);  // one try per retry period
   EXPECT_EQ(pool.ready(), 0U);
+}
+
+TEST_F(PoolTest, AFailedRenameLeavesTheAttachStanding) {
+  ASSERT_TRUE(driver_->pool()->refillOnce());
+  auto attached = attach("web");
+  ASSERT_TRUE(attached.has_value()) << attached.error().message;
+  runtime_->failOn("rename");  // the name taken by a leftover, say
+  EXPECT_TRUE(driver_->pool()->refillOnce());
+  runtime_->clear();
+  const auto endpoints = driver_->endpoints();
+  ASSERT_EQ(endpoints.size(), 1U);
+  EXPECT_EQ(runtime_->containers.at(endpoints.front().networkContainerId).info.name,
+            "ovsplane-net-" + endpoints.front().id);
+  EXPECT_EQ(leases(), 1U);
+  EXPECT_EQ(ovs_->accessPorts(), 1U);
+  ASSERT_TRUE(driver_->pool()->refillOnce());  // not retried: the name is for people
+  EXPECT_EQ(runtime_->containers.at(endpoints.front().networkContainerId).info.name,
+            "ovsplane-net-" + endpoints.front().id);
 }
 
 TEST_F(PoolTest, AClaimAsksDockerNothingWhileTheStartedPidStillRunsInTheContainer) {
