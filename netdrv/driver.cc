@@ -368,7 +368,7 @@ void Driver::addPlug(ovsdb::SwitchChanges& changes, const AccessPort& port,
                       .isProtected = false});
 }
 
-Result<void> Driver::plug(const AccessPort& port) {
+Result<void> Driver::plug(const AccessPort& port, std::optional<int64_t>* unapplied) {
   auto peers = deps_.catalog->peers();
   if (!peers) {
     return std::unexpected(peers.error());
@@ -379,10 +379,31 @@ Result<void> Driver::plug(const AccessPort& port) {
   if (!cfg) {
     return std::unexpected(cfg.error());
   }
+  if (unapplied != nullptr) {
+    *unapplied = *cfg;
+    return {};
+  }
   if (config_.applyTimeout.count() > 0) {
     if (auto applied = deps_.ovs->waitApplied(*cfg, config_.applyTimeout); !applied) {
       return applied;
     }
+  }
+  return {};
+}
+
+Result<void> Driver::awaitApplied(const Endpoint& endpoint) {
+  if (!endpoint.unappliedCfg) return {};
+  if (config_.applyTimeout.count() > 0) {
+    if (auto applied = deps_.ovs->waitApplied(*endpoint.unappliedCfg, config_.applyTimeout);
+        !applied) {
+      return makeError(applied.error().code,
+                       fmt::format("the OVS port {} is not in place yet: {}", endpoint.hostVeth,
+                                   applied.error().message));
+    }
+  }
+  std::scoped_lock lock(mutex_);
+  if (auto it = endpoints_.find(endpoint.id); it != endpoints_.end()) {
+    it->second.unappliedCfg.reset();
   }
   return {};
 }
@@ -408,7 +429,12 @@ Result<void> Driver::wire(Endpoint& endpoint, pid_t pid, AttachTimings* timings)
   faultPoint("attach.veth");
   {
     PhaseTimer timer(into.ovsdb);
-    if (auto plugged = plug(accessPortOf(endpoint)); !plugged) {
+    // An attach leaves ovs-vswitchd's part to the app's start (ensureWired), which comes after
+    // Docker has created the app: by then it is done.
+    endpoint.unappliedCfg.reset();
+    if (auto plugged =
+            plug(accessPortOf(endpoint), timings != nullptr ? &endpoint.unappliedCfg : nullptr);
+        !plugged) {
       return plugged;
     }
   }
@@ -552,7 +578,7 @@ Result<void> Driver::ensureWired(const std::string& appRef) {
     faultPoint("wire.start-net");
   }
   if (net->pid == endpoint->wiredPid && net->pid > 0) {
-    return {};  // same namespace as when wired
+    return awaitApplied(*endpoint);  // same namespace as when wired
   }
   spdlog::info("rewiring endpoint {} ({}): network-only container now pid {}", endpoint->id,
                app->name, net->pid);

@@ -91,6 +91,9 @@ struct Endpoint {
   /** Attached by this process, Docker's answer to its create not seen yet (its request may still
    *  be on its way: the reconciler gives it at least kInFlightGrace). */
   bool inFlight = false;
+  /** The Open_vSwitch next_cfg its port was written in, while ovs-vswitchd has not been seen
+   *  applying it: an attach does not wait for ovs-vswitchd, its app's start does (ensureWired). */
+  std::optional<int64_t> unappliedCfg;
 };
 
 /** An attach of this process whose create Docker has not answered is left alone this long at
@@ -261,7 +264,11 @@ class Driver final : public NetworkDriver {
   std::vector<Error> replug(const std::vector<Endpoint>& endpoints);
   /** Plugs `port` into its network's bridge (made, with the tunnels to every live peer, when
    *  missing): one transaction, then waits for ovs-vswitchd as configured. Idempotent. */
-  Result<void> plug(const AccessPort& port);
+  /** `unapplied` null: waits until ovs-vswitchd applied it (applyTimeout); else stores the
+   *  next_cfg to wait for there instead. */
+  Result<void> plug(const AccessPort& port, std::optional<int64_t>* unapplied = nullptr);
+  /** Waits until ovs-vswitchd applied `endpoint`'s port, when an attach left that for later. */
+  Result<void> awaitApplied(const Endpoint& endpoint);
   /** Deletes an OVS port (missing is success); returns the next_cfg. */
   Result<int64_t> deletePort(const std::string& name);
   /** Releases the address `owner` holds in `subnet` (an orphan the reconciler found). */
@@ -283,8 +290,9 @@ class Driver final : public NetworkDriver {
  private:
   /** Whether `endpointId` holds an address on this host (a pooled container was claimed). */
   Result<bool> holdsAddress(const std::string& endpointId);
-  /** The network-only container of `endpoint`: a pooled one renamed after the app, or one
-   *  created and started with `request.moved`; its id and pid. Registers the undo steps. */
+  /** The network-only container of `endpoint`: a pooled one (renamed after the app once the
+   *  attach stands), or one created and started with `request.moved`; its id and pid. Registers the
+   * undo steps. */
   Result<std::pair<std::string, pid_t>> provideNetworkContainer(
       const AttachRequest& request, Endpoint& endpoint, std::optional<PooledContainer> pooled,
       UndoStack& undo);
@@ -293,6 +301,7 @@ class Driver final : public NetworkDriver {
   std::set<uint32_t> localVnis(const std::vector<ovsdb::PortInfo>& owned) const;
   std::optional<Endpoint> findByApp(const std::string& appId) const;
   std::optional<Endpoint> recoverEndpoint(const RuntimeContainer& app);
+  /** `timings` set (an attach): does not wait for ovs-vswitchd (Endpoint::unappliedCfg). */
   Result<void> wire(Endpoint& endpoint, pid_t pid, AttachTimings* timings = nullptr);
   /** Adds what plugs `port` into OVS (bridge, tunnels to `peers`, access port). */
   void addPlug(ovsdb::SwitchChanges& changes, const AccessPort& port,

@@ -35,7 +35,7 @@ bool processInContainer(pid_t pid, const std::string& containerId);
 struct PoolConfig {
   size_t size = 0;  ///< started containers kept ready; 0: no pool
   /** A pooled container is named prefix + its endpoint id (the name an unnamed app's
-   *  network-only container gets); a claim renames it after the app. */
+   *  network-only container gets); a claimed one is renamed after its app. */
   std::string namePrefix = "ovsplane-net-";
   /** After a failed refill (dockerd or the state database away), and between checks that the
    *  ready containers still run (a dockerd restart stops them). */

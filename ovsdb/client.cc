@@ -138,6 +138,7 @@ struct IdlClient::Impl {
   void runJobs();
   void handleStep(Job job, JobStep step, unsigned int seqno);
   void finishActive();
+  void requeue(Job job);  ///< a job to run again, in deadline order
   void failExpired();
   void renewStuckSession();
   std::string unreachableReason() const;
@@ -353,18 +354,26 @@ void IdlClient::Impl::handleStep(Job job, JobStep step, unsigned int seqno) {
   if (std::holds_alternative<JobRetryOnChange>(step)) {
     job.waitingForChange = true;
     job.seenSeqno = seqno;
-    pending.push_back(std::move(job));
+    requeue(std::move(job));
     return;
   }
   if (std::holds_alternative<JobRetryNow>(step)) {
     job.waitingForChange = false;
-    pending.push_back(std::move(job));
+    requeue(std::move(job));
     return;
   }
   auto& commit = std::get<JobCommit>(step);
   ++job.commits;
   active = ActiveTxn{std::move(job), commit.txn, std::move(commit.then), seqno, Clock::now()};
   finishActive();  // the first commit call sends the transaction
+}
+
+void IdlClient::Impl::requeue(Job job) {
+  // By deadline, not at the back: under contention (writers on other hosts winning one verify
+  // after another) a job retried at the back could wait out its deadline behind newer ones.
+  auto at = std::find_if(pending.begin(), pending.end(),
+                         [&](const Job& other) { return other.deadline > job.deadline; });
+  pending.insert(at, std::move(job));
 }
 
 void IdlClient::Impl::finishActive() {

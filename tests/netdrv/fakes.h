@@ -280,7 +280,9 @@ class FakeSwitch final : public SwitchControl, public FailureSwitch {
     }
     return transactions;
   }
+  int waitCalls = 0;
   Result<void> waitApplied(int64_t, std::chrono::milliseconds) override {
+    ++waitCalls;
     if (fails("waitApplied")) return failure("waitApplied");
     return {};
   }
