@@ -634,7 +634,9 @@ Result<void> Driver::unplug(const std::string& endpointId) {
 void Driver::markWired(const std::string& endpointId, pid_t pid) {
   std::scoped_lock lock(mutex_);
   auto it = endpoints_.find(endpointId);
-  if (it != endpoints_.end()) it->second.wiredPid = pid;
+  if (it == endpoints_.end()) return;
+  it->second.wiredPid = pid;
+  it->second.unappliedCfg.reset();  // a rewire waits for ovs-vswitchd itself
 }
 
 Result<void> Driver::teardown(const Endpoint& endpoint) {
@@ -802,6 +804,14 @@ std::vector<Error> Driver::replug(const std::vector<Endpoint>& endpoints) {
       errors.push_back(
           Error{applied.error().code, fmt::format("network {} (bridge {}): {}", vni,
                                                   bridgeName(vni), applied.error().message)});
+      continue;
+    }
+    // An app started next waits for this configuration, never for one of a database since
+    // wiped (its next_cfg counts anew).
+    std::scoped_lock lock(mutex_);
+    for (const Endpoint& endpoint : endpoints) {
+      auto it = endpoints_.find(endpoint.id);
+      if (endpoint.vni == vni && it != endpoints_.end()) it->second.unappliedCfg = *applied;
     }
   }
   return errors;

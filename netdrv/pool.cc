@@ -1,6 +1,7 @@
 #include "netdrv/pool.h"
 
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include <fmt/format.h>
@@ -131,15 +132,28 @@ Result<PooledContainer> NetworkContainerPool::makeOne() {
   return PooledContainer{.endpointId = endpointId, .containerId = *id, .pid = pid};
 }
 
-bool processInContainer(pid_t pid, const std::string& containerId) {
-  if (pid <= 0 || containerId.size() < 12) return false;
-  std::ifstream cgroup(fmt::format("/proc/{}/cgroup", pid));
-  std::string line;
-  while (std::getline(cgroup, line)) {
-    // cgroupfs: 0::/docker/<id>; systemd: 0::/system.slice/docker-<id>.scope
-    if (line.find(containerId) != std::string::npos) return true;
+bool cgroupNamesContainer(std::string_view cgroupFile, std::string_view containerId) {
+  if (containerId.size() != 64) return false;
+  for (size_t at = cgroupFile.find(containerId); at != std::string_view::npos;
+       at = cgroupFile.find(containerId, at + 1)) {
+    // A whole path part: /docker/<id>, /system.slice/docker-<id>.scope (a cgroup namespace's
+    // view of it may start with /..).
+    const char before = at == 0 ? '\0' : cgroupFile[at - 1];
+    const size_t end = at + containerId.size();
+    const char after = end == cgroupFile.size() ? '\n' : cgroupFile[end];
+    if ((before == '/' || before == '-') && (after == '\n' || after == '/' || after == '.')) {
+      return true;
+    }
   }
   return false;
+}
+
+bool processInContainer(pid_t pid, const std::string& containerId) {
+  if (pid <= 0) return false;
+  std::ifstream cgroup(fmt::format("/proc/{}/cgroup", pid));
+  const std::string text((std::istreambuf_iterator<char>(cgroup)),
+                         std::istreambuf_iterator<char>());
+  return cgroupNamesContainer(text, containerId);
 }
 
 bool NetworkContainerPool::adopt() {
@@ -176,6 +190,13 @@ bool NetworkContainerPool::adopt() {
           .endpointId = endpointId, .containerId = container.id, .pid = container.pid});
     } else {
       toRemove.push_back(container.id);
+    }
+  }
+  // Docker's list has no pids: learnt here, off the attach's path (a claim then asks nothing).
+  for (PooledContainer& container : keep) {
+    if (container.pid > 0) continue;
+    if (auto seen = runtime_->inspect(container.containerId); seen && seen->running) {
+      container.pid = seen->pid;
     }
   }
   const size_t kept = keep.size();

@@ -12,6 +12,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,9 +29,12 @@ struct PooledContainer {
   pid_t pid = 0;            ///< its pause process (the namespace to wire); 0: not known yet
 };
 
-/** Whether process `pid` still runs in container `containerId` (its /proc/<pid>/cgroup names the
- *  id), without asking Docker. False when it cannot tell: the caller then inspects. */
+/** Whether process `pid` still runs in container `containerId` (full id; its /proc/<pid>/cgroup
+ *  names the id as a whole path part), without asking Docker. False when it cannot tell: the
+ *  caller then inspects. */
 bool processInContainer(pid_t pid, const std::string& containerId);
+/** The check of processInContainer on the text of a /proc/<pid>/cgroup file. */
+bool cgroupNamesContainer(std::string_view cgroupFile, std::string_view containerId);
 
 struct PoolConfig {
   size_t size = 0;  ///< started containers kept ready; 0: no pool

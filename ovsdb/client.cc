@@ -130,9 +130,11 @@ struct IdlClient::Impl {
   bool severalRemotes = false;  ///< a cluster: rotation applies
   static constexpr auto kRotateEvery = std::chrono::seconds(1);
   /// A cluster member that holds a transaction this long without an answer (a follower whose
-  /// leader died with the forwarded request, seen in e2e.cluster) is left for a fresh session:
-  /// libopenvswitch answers the transaction "try again" and the job builds it anew.
-  static constexpr auto kRenewSessionAfter = std::chrono::seconds(4);
+  /// leader died with the forwarded request, as seen in e2e.cluster) is left for a fresh
+  /// session: libopenvswitch answers the transaction "try again" and the job builds it anew. A
+  /// healthy leader answers in milliseconds; about half a job's default 15 s leaves the retry
+  /// its time.
+  static constexpr auto kRenewSessionAfter = std::chrono::seconds(8);
 
   void loop();
   void runJobs();
@@ -389,7 +391,11 @@ void IdlClient::Impl::finishActive() {
   if (outcome.constraintViolation) ++done.job.lostRaces;
   JobContext context(idl);
   JobStep next = done.then(context, outcome);
-  handleStep(std::move(done.job), std::move(next), done.builtSeqno);
+  // A new transaction is built against the replica now; a retry waits for a change after the
+  // one this transaction was built against.
+  const unsigned int seqno =
+      std::holds_alternative<JobCommit>(next) ? ovsplane_idl_seqno(idl) : done.builtSeqno;
+  handleStep(std::move(done.job), std::move(next), seqno);
 }
 
 void IdlClient::Impl::renewStuckSession() {

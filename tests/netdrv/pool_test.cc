@@ -409,16 +409,19 @@ TEST_F(PoolTest, AClaimAsksDockerNothingWhileTheStartedPidStillRunsInTheContaine
   EXPECT_EQ(second->pid, runtime_->containers.at(second->containerId).info.pid);
 }
 
-TEST(ProcessInContainerTest, ReadsTheCgroupOfAProcess) {
-  EXPECT_FALSE(processInContainer(0, "0123456789abcdef"));
-  EXPECT_FALSE(processInContainer(getpid(), "0123456789abcdef0123456789abcdef"));
-  std::ifstream cgroup("/proc/self/cgroup");
-  std::string line;
-  std::getline(cgroup, line);
-  const std::string path = line.substr(line.rfind(':') + 1);
-  if (path.size() >= 12) {
-    EXPECT_TRUE(processInContainer(getpid(), path.substr(path.size() - 12)));
-  }
+TEST(ProcessInContainerTest, TheCgroupMustNameTheWholeIdAsAPathPart) {
+  const std::string id(64, 'a');
+  EXPECT_TRUE(cgroupNamesContainer("0::/docker/" + id + "\n", id));                     // cgroupfs
+  EXPECT_TRUE(cgroupNamesContainer("0::/system.slice/docker-" + id + ".scope\n", id));  // systemd
+  EXPECT_TRUE(cgroupNamesContainer("12:pids:/docker/" + id + "\n0::/docker/" + id, id));  // v1
+  EXPECT_TRUE(cgroupNamesContainer("0::/../" + id + "/init\n", id));   // a cgroup namespace's view
+  EXPECT_FALSE(cgroupNamesContainer("0::/docker/" + id + "b\n", id));  // another, longer id
+  EXPECT_FALSE(cgroupNamesContainer("0::/docker/b" + id + "\n", id));
+  EXPECT_FALSE(cgroupNamesContainer("0::/docker/" + id + "\n", id.substr(0, 12)));  // short id
+  EXPECT_FALSE(cgroupNamesContainer("0::/user.slice\n", id));
+  EXPECT_FALSE(cgroupNamesContainer("", id));
+  EXPECT_FALSE(processInContainer(0, id));
+  EXPECT_FALSE(processInContainer(getpid(), id));  // this test runs in no container of that id
 }
 
 TEST_F(PoolTest, TheRefillThreadTopsUpAfterClaims) {
