@@ -264,17 +264,23 @@ scale)
   . integration/lib.sh
   lab_init benchscale
   raise_neighbour_limits
-  ulimit -n 65536
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # as many as this shell may
   host_up 1
   d=$(hdir 1)
   : >"$d/times.txt"
+  scale_phases() {  # the adapter's phases, mean ms since it started (from /metrics)
+    curl -s --unix-socket "$d/adapter.sock" http://adapter/metrics | awk '
+      /^ovsplane_attach_phase_seconds_sum/ { match($0, /phase="[a-z_]+"/); s[substr($0, RSTART + 7, RLENGTH - 8)] = $2 }
+      /^ovsplane_attach_phase_seconds_count/ { match($0, /phase="[a-z_]+"/); c[substr($0, RSTART + 7, RLENGTH - 8)] = $2 }
+      END { for (p in c) if (c[p] > 0) printf "%s %.1f ", p, 1000 * s[p] / c[p] }'
+  }
   for i in $(seq 1 "$n"); do
     net=$(( (i - 1) % nets ))
     start=$(date +%s%N)
     dp 1 run --pull=never -d --name "s$i" -e "OVSPLANE_CIDR=10.$((100 + net)).0.1/20" "$LAB_IMAGE" sleep 1d >/dev/null ||
       fail "docker run #$i"
     echo "$i $(( ($(date +%s%N) - start) / 1000 ))" >>"$d/times.txt"
-    [ $((i % 100)) != 0 ] || log "$i containers; proxy RSS $(awk '/VmRSS/ {print $2, $3}' "/proc/$(cat "$d/adapter.pid")/status")"
+    [ $((i % 100)) != 0 ] || log "$i containers; proxy RSS $(awk '/VmRSS/ {print $2, $3}' "/proc/$(cat "$d/adapter.pid")/status"); adapter's own time so far (mean ms): $(scale_phases)"
   done
   around() {  # around I: p50 (s) of the runs I-10..I+10
     awk -v i="$1" '$1 >= i - 10 && $1 <= i + 10 {print $2}' "$d/times.txt" | sort -n |
