@@ -91,7 +91,9 @@ Result<SocketPtr> openRouteSocket() {
  *  caller's thread never changes namespace. The sockets stay bound to that namespace. */
 struct NamespaceSockets {
   SocketPtr route;
-  Fd inet;  ///< AF_INET datagram socket for ethtool ioctls there
+  Fd inet;   ///< AF_INET datagram socket for ethtool ioctls there
+  Fd netns;  ///< the namespace itself (IFLA_NET_NS_FD: links created straight into it)
+  std::string path;
 };
 
 Result<NamespaceSockets> socketsIn(const NamespaceRef& ns) {
@@ -119,9 +121,10 @@ Result<NamespaceSockets> socketsIn(const NamespaceRef& ns) {
                                                              path, std::strerror(errno)));
       return;
     }
-    result = NamespaceSockets{std::move(*sock), std::move(inet)};
+    result = NamespaceSockets{std::move(*sock), std::move(inet), Fd(), path};
   });
   worker.join();  // the thread (and its namespace membership) ends here
+  if (result) result->netns = std::move(nsFd);
   return result;
 }
 
@@ -365,7 +368,7 @@ class LinuxNetlink final : public Netlink {
     if (auto cleared = deleteLinkIn(sock->get(), spec.hostName); !cleared) {
       return cleared;
     }
-    auto wired = createAndConfigure(sock->get(), *inside, spec, ns);
+    auto wired = createAndConfigure(sock->get(), *inside, spec);
     if (!wired) {
       (void)deleteLinkIn(sock->get(), spec.hostName);  // takes the peer along, wherever it is
     }
@@ -534,10 +537,13 @@ class LinuxNetlink final : public Netlink {
   }
 
  private:
-  /** Creates both ends of `spec`'s pair in the caller's namespace: the peer with its MAC and
-   *  MTU and, when asked, TX checksum off (set while it is reachable here: the flag survives a
-   *  move). Both down. */
-  static Result<void> createPair(nl_sock* sock, const VethSpec& spec) {
+  /** Adds `spec`'s pair: the host end, and the peer named `peerName` with the MAC (both ends
+   *  the MTU, both down); `into` set: the peer is created inside that namespace, with no move
+   *  between namespaces, whose RCU wait was most of an attach's netlink time
+   *  (bench/netlink_bench.cc). Down because veth refuses IFF_UP on a peer before the pair
+   *  exists (ENOTCONN). */
+  static Result<void> addPair(nl_sock* sock, const VethSpec& spec, const std::string& peerName,
+                              const NamespaceSockets* into) {
     LinkPtr veth(rtnl_link_veth_alloc());
     if (!veth) {
       return makeError(ErrorCode::Unavailable, "netlink: out of memory");
@@ -545,14 +551,25 @@ class LinuxNetlink final : public Netlink {
     rtnl_link_set_name(veth.get(), spec.hostName.c_str());
     rtnl_link_set_mtu(veth.get(), spec.mtu);
     rtnl_link* peer = rtnl_link_veth_get_peer(veth.get());
-    rtnl_link_set_name(peer, spec.peerName.c_str());
+    rtnl_link_set_name(peer, peerName.c_str());
     rtnl_link_set_mtu(peer, spec.mtu);
     NlAddrPtr mac(nl_addr_build(AF_LLC, spec.mac.data(), spec.mac.size()));
     rtnl_link_set_addr(peer, mac.get());
+    if (into != nullptr) rtnl_link_set_ns_fd(peer, into->netns.get());
     rtnl_link_put(peer);
     if (int rc = rtnl_link_add(sock, veth.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0) {
-      return netlinkError(
-          fmt::format("netlink: create veth {} <-> {}", spec.hostName, spec.peerName), rc);
+      return netlinkError(fmt::format("netlink: create veth {} <-> {}{}", spec.hostName, peerName,
+                                      into != nullptr ? " in " + into->path : std::string()),
+                          rc);
+    }
+    return {};
+  }
+
+  /** Both ends of `spec`'s pair in the caller's namespace, down, the peer with TX checksum off
+   *  when asked (set while it is reachable here: the flag survives a move). */
+  static Result<void> createPair(nl_sock* sock, const VethSpec& spec) {
+    if (auto added = addPair(sock, spec, spec.peerName, nullptr); !added) {
+      return added;
     }
     if (spec.disableTxChecksum) {
       Fd inet(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -564,41 +581,10 @@ class LinuxNetlink final : public Netlink {
     return {};
   }
 
-  /** The pair with its container end created inside `nsFd` under its final name, MAC and MTU
-   *  (down: veth refuses IFF_UP on a peer before the pair exists, ENOTCONN): no move between
-   * namespaces, whose RCU wait was most of an attach's netlink time (bench/netlink_bench.cc). */
-  static Result<void> createPairInto(nl_sock* sock, const VethSpec& spec, int nsFd,
-                                     std::string_view nsPath) {
-    LinkPtr veth(rtnl_link_veth_alloc());
-    if (!veth) {
-      return makeError(ErrorCode::Unavailable, "netlink: out of memory");
-    }
-    rtnl_link_set_name(veth.get(), spec.hostName.c_str());
-    rtnl_link_set_mtu(veth.get(), spec.mtu);
-    rtnl_link* peer = rtnl_link_veth_get_peer(veth.get());
-    rtnl_link_set_name(peer, spec.containerName.c_str());
-    rtnl_link_set_mtu(peer, spec.mtu);
-    NlAddrPtr mac(nl_addr_build(AF_LLC, spec.mac.data(), spec.mac.size()));
-    rtnl_link_set_addr(peer, mac.get());
-    rtnl_link_set_ns_fd(peer, nsFd);
-    rtnl_link_put(peer);
-    if (int rc = rtnl_link_add(sock, veth.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0) {
-      return netlinkError(fmt::format("netlink: create veth {} <-> {} in {}", spec.hostName,
-                                      spec.containerName, nsPath),
-                          rc);
-    }
-    return {};
-  }
-
   static Result<void> createAndConfigure(nl_sock* sock, const NamespaceSockets& inside,
-                                         const VethSpec& spec, const NamespaceRef& ns) {
-    const std::string nsPath = ns.path();
-    Fd nsFd(open(nsPath.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!nsFd) {
-      return makeError(ErrorCode::NotFound,
-                       fmt::format("network namespace {}: {}", nsPath, std::strerror(errno)));
-    }
-    if (auto created = createPairInto(sock, spec, nsFd.get(), nsPath); !created) {
+                                         const VethSpec& spec) {
+    // The namespace the sockets were made in (opened once: the pid cannot change meanwhile).
+    if (auto created = addPair(sock, spec, spec.containerName, &inside); !created) {
       return created;
     }
     if (auto configured = configureInside(inside, spec); !configured) {
