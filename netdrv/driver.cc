@@ -268,7 +268,7 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
   }
   undo.dismiss();
   if (timings.pooled && !appName.empty()) {
-    pool_->renameLater(network.first, config_.networkContainerPrefix + appName);
+    pool_->renameLater(network.first, networkContainerName(appName, endpoint.id));
   }
   spdlog::info("attached endpoint {} ({}) to {} as {} via {}{}", endpoint.id,
                appName.empty() ? "unnamed" : appName, cidr, ip->toString(),
@@ -282,12 +282,15 @@ Result<AttachedEndpoint> Driver::attach(const AttachRequest& request) {
                           .timings = timings};
 }
 
+std::string Driver::networkContainerName(const std::string& appName,
+                                         const std::string& endpointId) const {
+  return config_.networkContainerPrefix + (appName.empty() ? endpointId : appName);
+}
+
 Result<std::pair<std::string, pid_t>> Driver::provideNetworkContainer(
     const AttachRequest& request, Endpoint& endpoint, std::optional<PooledContainer> pooled,
     UndoStack& undo) {
   const std::string& appName = request.appName;
-  const std::string networkName =
-      config_.networkContainerPrefix + (appName.empty() ? endpoint.id : appName);
   if (pooled) {
     endpoint.networkContainerId = pooled->containerId;
     undo.push("remove pooled network-only container " + pooled->containerId,
@@ -299,6 +302,7 @@ Result<std::pair<std::string, pid_t>> Driver::provideNetworkContainer(
     // Named after the app, as a created one is, once the attach stands (the end of attach()).
     return std::pair{pooled->containerId, pooled->pid};
   }
+  const std::string networkName = networkContainerName(appName, endpoint.id);
   auto image = deps_.runtime->ensurePauseImage();
   if (!image) {
     return std::unexpected(image.error());
@@ -368,38 +372,26 @@ void Driver::addPlug(ovsdb::SwitchChanges& changes, const AccessPort& port,
                       .isProtected = false});
 }
 
-Result<void> Driver::plug(const AccessPort& port, std::optional<int64_t>* unapplied) {
+Result<void> Driver::waitForVswitchd(int64_t nextCfg) const {
+  if (config_.applyTimeout.count() == 0) return {};
+  return deps_.ovs->waitApplied(nextCfg, config_.applyTimeout);
+}
+
+Result<int64_t> Driver::plug(const AccessPort& port) {
   auto peers = deps_.catalog->peers();
   if (!peers) {
     return std::unexpected(peers.error());
   }
   ovsdb::SwitchChanges changes;
   addPlug(changes, port, *peers);
-  auto cfg = deps_.ovs->apply(changes);
-  if (!cfg) {
-    return std::unexpected(cfg.error());
-  }
-  if (unapplied != nullptr) {
-    *unapplied = *cfg;
-    return {};
-  }
-  if (config_.applyTimeout.count() > 0) {
-    if (auto applied = deps_.ovs->waitApplied(*cfg, config_.applyTimeout); !applied) {
-      return applied;
-    }
-  }
-  return {};
+  return deps_.ovs->apply(changes);
 }
 
 Result<void> Driver::awaitApplied(const Endpoint& endpoint) {
   if (!endpoint.unappliedCfg) return {};
-  if (config_.applyTimeout.count() > 0) {
-    if (auto applied = deps_.ovs->waitApplied(*endpoint.unappliedCfg, config_.applyTimeout);
-        !applied) {
-      return makeError(applied.error().code,
-                       fmt::format("the OVS port {} is not in place yet: {}", endpoint.hostVeth,
-                                   applied.error().message));
-    }
+  if (auto applied = waitForVswitchd(*endpoint.unappliedCfg); !applied) {
+    return makeError(applied.error().code, fmt::format("the OVS port {} is not in place yet: {}",
+                                                       endpoint.hostVeth, applied.error().message));
   }
   std::scoped_lock lock(mutex_);
   if (auto it = endpoints_.find(endpoint.id); it != endpoints_.end()) {
@@ -432,10 +424,14 @@ Result<void> Driver::wire(Endpoint& endpoint, pid_t pid, AttachTimings* timings)
     // An attach leaves ovs-vswitchd's part to the app's start (ensureWired), which comes after
     // Docker has created the app: by then it is done.
     endpoint.unappliedCfg.reset();
-    if (auto plugged =
-            plug(accessPortOf(endpoint), timings != nullptr ? &endpoint.unappliedCfg : nullptr);
-        !plugged) {
-      return plugged;
+    auto cfg = plug(accessPortOf(endpoint));
+    if (!cfg) {
+      return std::unexpected(cfg.error());
+    }
+    if (timings != nullptr) {
+      endpoint.unappliedCfg = *cfg;
+    } else if (auto applied = waitForVswitchd(*cfg); !applied) {
+      return applied;
     }
   }
   endpoint.wiredPid = pid;
@@ -602,10 +598,8 @@ Result<void> Driver::rewire(const std::string& endpointId, pid_t pid) {
   if (!unplugged) {
     return std::unexpected(unplugged.error());
   }
-  if (config_.applyTimeout.count() > 0) {
-    if (auto applied = deps_.ovs->waitApplied(*unplugged, config_.applyTimeout); !applied) {
-      return applied;
-    }
+  if (auto applied = waitForVswitchd(*unplugged); !applied) {
+    return applied;
   }
   faultPoint("wire.unplugged");
   if (auto wired = wire(*endpoint, pid); !wired) {
@@ -659,10 +653,10 @@ Result<void> Driver::teardown(const Endpoint& endpoint) {
   }
   auto applied = deps_.ovs->apply(changes);
   note(applied ? Result<void>{} : std::unexpected(applied.error()));
-  if (applied && config_.applyTimeout.count() > 0) {
+  if (applied) {
     // ovs-vswitchd lets go of the device before it disappears (else it polls a dead veth and
     // logs errors); a slow or absent vswitchd only delays this, it does not fail the teardown.
-    (void)deps_.ovs->waitApplied(*applied, config_.applyTimeout);
+    (void)waitForVswitchd(*applied);
   }
   faultPoint("detach.port");
   note(deps_.netlink->deleteLink(endpoint.hostVeth));

@@ -263,10 +263,10 @@ class Driver final : public NetworkDriver {
    *  stop the others. Returns the errors, one per network that failed. */
   std::vector<Error> replug(const std::vector<Endpoint>& endpoints);
   /** Plugs `port` into its network's bridge (made, with the tunnels to every live peer, when
-   *  missing): one transaction, then waits for ovs-vswitchd as configured. Idempotent. */
-  /** `unapplied` null: waits until ovs-vswitchd applied it (applyTimeout); else stores the
-   *  next_cfg to wait for there instead. */
-  Result<void> plug(const AccessPort& port, std::optional<int64_t>* unapplied = nullptr);
+   *  missing): one transaction; returns its next_cfg (for waitForVswitchd). Idempotent. */
+  Result<int64_t> plug(const AccessPort& port);
+  /** Waits until ovs-vswitchd applied `nextCfg`, up to applyTimeout (0: does not wait). */
+  Result<void> waitForVswitchd(int64_t nextCfg) const;
   /** Waits until ovs-vswitchd applied `endpoint`'s port, when an attach left that for later. */
   Result<void> awaitApplied(const Endpoint& endpoint);
   /** Deletes an OVS port (missing is success); returns the next_cfg. */
@@ -293,6 +293,8 @@ class Driver final : public NetworkDriver {
   /** The network-only container of `endpoint`: a pooled one (renamed after the app once the
    *  attach stands), or one created and started with `request.moved`; its id and pid. Registers the
    * undo steps. */
+  /** The name of the network-only container of an app (or, unnamed, of the endpoint). */
+  std::string networkContainerName(const std::string& appName, const std::string& endpointId) const;
   Result<std::pair<std::string, pid_t>> provideNetworkContainer(
       const AttachRequest& request, Endpoint& endpoint, std::optional<PooledContainer> pooled,
       UndoStack& undo);
