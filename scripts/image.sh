@@ -9,7 +9,7 @@ if [ -n "${OVSPLANE_BIN:-}" ] && [ -x "$OVSPLANE_BIN" ]; then
   BIN=$OVSPLANE_BIN
 else
   BUILD_DIR=${BUILD_DIR:-build/release}
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$BUILD_DIR" --target ovsplane >/dev/null
   BIN=$BUILD_DIR/adapter/ovsplane
 fi

@@ -17,7 +17,7 @@ CIDR=${CIDR:-10.0.6.1/24}
 
 [ "$(id -u)" = 0 ] || { echo "up: run as root (sudo $0)" >&2; exit 1; }
 scripts/bootstrap.sh run
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVSPLANE_BUILD_TESTS=OFF \
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOVSPLANE_BUILD_TESTS=OFF \
   -DOVSPLANE_BUILD_BENCH=OFF >/dev/null
 cmake --build "$BUILD_DIR" --target ovsplane
 export OVSPLANE_BIN=$PWD/$BUILD_DIR/adapter/ovsplane
