@@ -80,8 +80,6 @@ bool isJsonContentType(std::string_view contentType) {
   return media == "application/json";
 }
 
-bool isSuccess(unsigned status) { return status >= 200 && status < 300; }
-
 /** 204 and 304 answers carry no body (Beast refuses to frame one). */
 bool bodyAllowed(unsigned status) { return status != 204 && status != 304 && status >= 200; }
 
@@ -111,51 +109,76 @@ void readBuffered(Socket& from, beast::flat_buffer& buffer,
   http::read(from, buffer, full, ec);
 }
 
-/** Relays a message's body piece by piece: the header is written at once, each piece as soon as
- *  it arrives (streamed responses, chunked uploads), nothing is held beyond one buffer. */
+/** A socket read that never waits (recv with MSG_DONTWAIT): what is already here, or
+ *  would_block. Lets Beast gather pieces that have arrived without toggling the socket's mode
+ *  (two ioctls per piece). A SyncReadStream for the parser's read_some. */
+class ReadWaiting {
+ public:
+  explicit ReadWaiting(Socket& socket) : socket_(socket) {}
+  using executor_type = Socket::executor_type;
+  executor_type get_executor() { return socket_.get_executor(); }
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers, error_code& ec) {
+    const asio::mutable_buffer first = *asio::buffer_sequence_begin(buffers);
+    const ssize_t n = ::recv(socket_.native_handle(), first.data(), first.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      ec = {};
+      return static_cast<size_t>(n);
+    }
+    ec = n == 0 ? error_code(asio::error::eof)
+                : error_code(errno == EAGAIN || errno == EWOULDBLOCK ? EWOULDBLOCK : errno,
+                             boost::system::system_category());
+    return 0;
+  }
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers) {
+    error_code ec;
+    const size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  Socket& socket_;
+};
+
+/** Relays a message's body piece by piece: each piece as soon as it arrives (streamed
+ *  responses, chunked uploads), nothing held beyond one buffer. The head goes out with the first
+ *  piece when body bytes came with it (a small answer: one write), else at once, before any body
+ *  byte exists (docker run's wait). */
 template <bool isRequest>
 void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
                   http::parser<isRequest, http::buffer_body>& parser, error_code& ec) {
   http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
-  // A body already read with the head (a small JSON answer) goes out with the head in one
-  // write; otherwise the head goes at once, before any body byte exists (docker run's wait).
-  const auto length = parser.content_length();
-  const bool bodyBuffered = parser.is_done() || (length && buffer.size() >= *length);
-  if (!bodyBuffered) {
+  if (!parser.is_done() && buffer.size() == 0) {
     http::write_header(out, serializer, ec);
     if (ec) return;
   }
   std::array<char, 32 * 1024> chunk;  // not zeroed: only what was read is sent
+  ReadWaiting nowOnly(in);
   while (!parser.is_done() || !serializer.is_done()) {
     if (!parser.is_done()) {
-      // The first read waits for data; then whatever else is already here is gathered into
-      // the same piece, the socket non-blocking so that nothing waits for more (a live stream,
-      // logs -f, goes out as it comes, even when only part of the next chunk has arrived).
+      // The first read waits for data (or parses what came with the head); then whatever else
+      // is already here is gathered into the same piece without waiting, so that a live stream
+      // (logs -f) goes out as it comes, even when only part of the next chunk has arrived.
       // dockerd streams logs as many tiny chunks: one write per chunk would cost a syscall each.
-      size_t got = 0;
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
       http::read_some(in, buffer, parser, ec);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return;
-      got = chunk.size() - parser.get().body().size;
-      if (!parser.is_done() && got > 0 && got < chunk.size()) {
-        in.non_blocking(true, ec);
-        while (!ec && !parser.is_done() && got < chunk.size()) {
-          parser.get().body().data = chunk.data() + got;
-          parser.get().body().size = chunk.size() - got;
-          http::read_some(in, buffer, parser, ec);
-          got = chunk.size() - parser.get().body().size;
-          if (ec == http::error::need_buffer) ec = {};
+      size_t got = chunk.size() - parser.get().body().size;
+      while (!parser.is_done() && got > 0 && got < chunk.size()) {
+        parser.get().body().data = chunk.data() + got;
+        parser.get().body().size = chunk.size() - got;
+        http::read_some(nowOnly, buffer, parser, ec);
+        got = chunk.size() - parser.get().body().size;
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec == asio::error::would_block) {
+          ec = {};
+          break;
         }
-        error_code restored;
-        in.non_blocking(false, restored);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
         if (ec) return;
-        if (restored) {
-          ec = restored;
-          return;
-        }
       }
       if (got == 0 && !parser.is_done())
         continue;  // only framing was read (a chunk header):
@@ -180,7 +203,7 @@ void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
  *  an adapter's non-2xx answer as it is, or 502 for an answer without ModifiedClientRequest. */
 std::optional<HttpAnswer> runPreHooks(const std::vector<HookCall>& pre, const std::string& method,
                                       const std::string& target, const std::string& requestId,
-                                      bool json, std::optional<std::string>& body) {
+                                      bool jsonBody, std::optional<std::string>& body) {
   for (const HookCall& call : pre) {
     const Json hook = {
         {"PowerstripProtocolVersion", 1},
@@ -197,7 +220,7 @@ std::optional<HttpAnswer> runPreHooks(const std::vector<HookCall>& pre, const st
     if (modified == nullptr || !modified->is_object()) {
       return errorAnswer(502, "an adapter answered a pre-hook without ModifiedClientRequest");
     }
-    if (json && modified->contains("Body") && (*modified)["Body"].is_string()) {
+    if (jsonBody && modified->contains("Body") && (*modified)["Body"].is_string()) {
       body = (*modified)["Body"].get<std::string>();
     }
   }

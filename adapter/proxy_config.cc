@@ -10,11 +10,6 @@
 #include "common/json_limits.h"
 
 namespace ovsplane::adapter {
-namespace {
-
-bool isSuccess(unsigned status) { return status >= 200 && status < 300; }
-
-}  // namespace
 
 HookCall makeHttpHookCall(std::string name, AdapterTarget target,
                           std::chrono::milliseconds timeout) {

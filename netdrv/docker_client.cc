@@ -163,13 +163,13 @@ DockerAddress parseDockerAddress(std::string_view text) {
 
 std::vector<asio::generic::stream_protocol::endpoint> dockerEndpoints(
     const DockerAddress& address, boost::system::error_code& ec) {
-  using Endpoint = asio::generic::stream_protocol::endpoint;
+  using SocketEndpoint = asio::generic::stream_protocol::endpoint;
   ec = {};
-  if (!address.tcp) return {Endpoint(asio::local::stream_protocol::endpoint(address.path))};
+  if (!address.tcp) return {SocketEndpoint(asio::local::stream_protocol::endpoint(address.path))};
   asio::io_context io;
   asio::ip::tcp::resolver resolver(io);
   auto results = resolver.resolve(address.host, std::to_string(address.port), ec);
-  std::vector<Endpoint> out;
+  std::vector<SocketEndpoint> out;
   if (ec) return out;
   for (const auto& entry : results) out.emplace_back(entry.endpoint());
   if (out.empty()) ec = asio::error::host_not_found;

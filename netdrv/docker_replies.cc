@@ -25,11 +25,6 @@ std::map<std::string, std::string> labelsOf(const json* labels) {
   return out;
 }
 
-std::string withoutSlash(std::string name) {
-  if (!name.empty() && name.front() == '/') name.erase(0, 1);
-  return name;
-}
-
 /** An integer member within [low, high], else `otherwise`. */
 int64_t integerAt(const json* value, int64_t low, int64_t high, int64_t otherwise) {
   if (value == nullptr || !value->is_number_integer()) return otherwise;
@@ -42,6 +37,11 @@ int64_t integerAt(const json* value, int64_t low, int64_t high, int64_t otherwis
 }
 
 }  // namespace
+
+std::string withoutSlash(std::string name) {
+  if (!name.empty() && name.front() == '/') name.erase(0, 1);
+  return name;
+}
 
 std::expected<json, std::string> parseReplyJson(std::string_view body) {
   if (!jsonDepthWithin(body)) {

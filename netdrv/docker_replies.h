@@ -43,6 +43,9 @@ const nlohmann::json* jsonMember(const nlohmann::json& object, std::string_view 
 /** The string member `key`, or "" (absent, null or not a string). */
 std::string jsonString(const nlohmann::json& object, std::string_view key);
 
+/** A container reference as Docker paths and names carry it, without Docker's leading '/'. */
+std::string withoutSlash(std::string name);
+
 /** GET /containers/{id}/json. */
 ContainerInfo containerFromInspect(nlohmann::json object);
 

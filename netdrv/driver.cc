@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/fault_point.h"
+#include "netdrv/docker_replies.h"
 #include "netdrv/naming.h"
 
 namespace ovsplane::netdrv {
@@ -30,11 +31,6 @@ Error fromIpam(const ipam::Error& error) {
 }
 
 namespace {
-
-/** A container reference as Docker paths and names carry it, without Docker's leading '/'. */
-std::string withoutSlash(const std::string& ref) {
-  return !ref.empty() && ref.front() == '/' ? ref.substr(1) : ref;
-}
 
 /** The network-only container: a pause process with the settings Docker refuses on the app. */
 nlohmann::json networkContainerBody(const std::string& image, const NetworkContainerSettings& moved,

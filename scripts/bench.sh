@@ -268,30 +268,61 @@ scale)
   host_up 1
   d=$(hdir 1)
   : >"$d/times.txt"
-  scale_phases() {  # the adapter's phases, mean ms since it started (from /metrics)
-    curl -s --unix-socket "$d/adapter.sock" http://adapter/metrics | awk '
+  : >"$d/bridge-times.txt"
+  # Docker's own bridge at the same container counts (the baseline dockerd's growth sets).
+  dk 1 network create -d bridge --subnet 10.89.0.0/24 sbridge >/dev/null
+  declare -A phase_sum phase_count
+  scale_phases() {  # the adapter's phases over the last window, mean ms (from /metrics)
+    local line name sum count out=""
+    while read -r name sum count; do
+      out+="$name $(awk -v s="$sum" -v ps="${phase_sum[$name]:-0}" -v c="$count" -v pc="${phase_count[$name]:-0}" \
+        'BEGIN { if (c > pc) printf "%.1f", 1000 * (s - ps) / (c - pc); else printf "-" }') "
+      phase_sum[$name]=$sum
+      phase_count[$name]=$count
+    done < <(curl -s --unix-socket "$d/adapter.sock" http://adapter/metrics | awk '
       /^ovsplane_attach_phase_seconds_sum/ { match($0, /phase="[a-z_]+"/); s[substr($0, RSTART + 7, RLENGTH - 8)] = $2 }
       /^ovsplane_attach_phase_seconds_count/ { match($0, /phase="[a-z_]+"/); c[substr($0, RSTART + 7, RLENGTH - 8)] = $2 }
-      END { for (p in c) if (c[p] > 0) printf "%s %.1f ", p, 1000 * s[p] / c[p] }'
+      END { for (p in c) print p, s[p], c[p] }' | sort)
+    echo "$out"
   }
+  rss_parts() {  # the adapter's RSS by kind of mapping (KiB): heap, other anonymous, files
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { kind = ($6 == "") ? "anon" : ($6 ~ /^\[/ ? $6 : "file") }
+         /^Rss:/ { r[kind] += $2 } END { for (k in r) printf "%s %d KiB; ", k, r[k] }' \
+      "/proc/$(cat "$d/adapter.pid")/smaps"
+    printf 'threads %s' "$(ls "/proc/$(cat "$d/adapter.pid")/task" | wc -l)"
+  }
+  in_window() { local i=$1 c; for c in 10 500 "$((n - 10))"; do [ "$i" -lt $((c - 10)) ] || [ "$i" -gt $((c + 10)) ] || return 0; done; return 1; }
   for i in $(seq 1 "$n"); do
     net=$(( (i - 1) % nets ))
     start=$(date +%s%N)
     dp 1 run --pull=never -d --name "s$i" -e "OVSPLANE_CIDR=10.$((100 + net)).0.1/20" "$LAB_IMAGE" sleep 1d >/dev/null ||
       fail "docker run #$i"
     echo "$i $(( ($(date +%s%N) - start) / 1000 ))" >>"$d/times.txt"
-    [ $((i % 100)) != 0 ] || log "$i containers; proxy RSS $(awk '/VmRSS/ {print $2, $3}' "/proc/$(cat "$d/adapter.pid")/status"); adapter's own time so far (mean ms): $(scale_phases)"
+    if in_window "$i"; then
+      start=$(date +%s%N)
+      dk 1 run --pull=never -d --name "b$i" --network sbridge "$LAB_IMAGE" sleep 1d >/dev/null || fail "bridge run #$i"
+      echo "$i $(( ($(date +%s%N) - start) / 1000 ))" >>"$d/bridge-times.txt"
+    fi
+    [ $((i % 100)) != 0 ] || log "$i containers; proxy RSS $(awk '/VmRSS/ {print $2, $3}' "/proc/$(cat "$d/adapter.pid")/status") ($(rss_parts)); adapter's own time over the last 100 (mean ms): $(scale_phases)"
   done
-  around() {  # around I: p50 (s) of the runs I-10..I+10
-    awk -v i="$1" '$1 >= i - 10 && $1 <= i + 10 {print $2}' "$d/times.txt" | sort -n |
+  around() {  # around FILE I: p50 (s) of the runs I-10..I+10
+    awk -v i="$2" '$1 >= i - 10 && $1 <= i + 10 {print $2}' "$1" | sort -n |
       awk '{v[NR] = $1} END {printf "%.3f", v[int((NR + 1) / 2)] / 1e6}'
   }
-  at10=$(around 11)
-  at500=$(around 500)
-  last=$(around $((n - 10)))
-  echo "docker run -d through the proxy, $n containers over $nets networks, one after the other:"
-  echo "  p50 around #10: $at10 s; around #500: $at500 s; around #$((n - 10)): $last s"
-  awk -v a="$at10" -v b="$at500" -v c="$last" 'BEGIN { printf "  #500 / #10: %.2fx (target <= 1.2); last / #10: %.2fx\n", b / a, c / a }'
+  at10=$(around "$d/times.txt" 11)
+  at500=$(around "$d/times.txt" 500)
+  last=$(around "$d/times.txt" $((n - 10)))
+  b10=$(around "$d/bridge-times.txt" 11)
+  b500=$(around "$d/bridge-times.txt" 500)
+  blast=$(around "$d/bridge-times.txt" $((n - 10)))
+  echo "docker run -d through the proxy, $n containers over $nets networks, one after the other"
+  echo "(and Docker's bridge, a container each, in the windows around #10, #500 and #$((n - 10))):"
+  echo "  ovsplane p50 around #10: $at10 s; around #500: $at500 s; around #$((n - 10)): $last s"
+  echo "  bridge   p50 around #10: $b10 s; around #500: $b500 s; around #$((n - 10)): $blast s"
+  awk -v a="$at10" -v b="$at500" -v c="$last" -v ba="$b10" -v bb="$b500" -v bc="$blast" 'BEGIN {
+    printf "  #500 / #10: %.2fx (target <= 1.2); last / #10: %.2fx\n", b / a, c / a
+    printf "  bridge #500 / #10: %.2fx; last / #10: %.2fx\n", bb / ba, bc / ba
+    printf "  ovsplane / bridge at #10: %.2fx, at #500: %.2fx, at the last: %.2fx\n", a / ba, b / bb, c / bc }'
   ok=0
   for net in $(seq 0 $((nets - 1))); do
     first=$((net + 1))
@@ -299,7 +330,7 @@ scale)
     if dk 1 exec "s$first" ping -c 1 -W 2 "$(container_ip 1 "s$lastc")" >/dev/null; then ok=$((ok + 1)); fi
   done
   echo "  ping first -> last container on each network: $ok of $nets answered"
-  echo "  proxy RSS with $n containers: $(awk '/VmRSS/ {print $2, $3}' "/proc/$(cat "$d/adapter.pid")/status") (target < 30 MiB)"
+  echo "  proxy RSS with $n containers: $(awk '/VmRSS/ {print $2, $3}' "/proc/$(cat "$d/adapter.pid")/status") (target < 30 MiB): $(rss_parts)"
   ;;
 *)
   echo "bench: unknown benchmark $which (ipam, ovsdb, netlink, hooks, proxy, attach, dataplane, scale)" >&2

@@ -22,6 +22,9 @@ struct HttpAnswer {
   std::string body;
 };
 
+/** A 2xx status. */
+inline bool isSuccess(unsigned status) { return status >= 200 && status < 300; }
+
 /** An error in Docker's shape, {"message":"ovsplane: <message>"}, which the docker CLI prints. */
 HttpAnswer errorAnswer(unsigned status, std::string_view message);
 

@@ -226,8 +226,10 @@ TEST_F(StateStoreTest, ThreadsOnTwoConnectionsNeverShareAnAddress) {
       ipam::Allocator allocator(t % 2 ? std::static_pointer_cast<ipam::Store>(second)
                                       : std::static_pointer_cast<ipam::Store>(store_));
       for (int i = 0; i < 40; ++i) {
-        if (!allocator.allocate(net, "t" + std::to_string(t) + "-" + std::to_string(i))) {
+        const auto got = allocator.allocate(net, "t" + std::to_string(t) + "-" + std::to_string(i));
+        if (!got) {
           ++failures;
+          ADD_FAILURE() << "thread " << t << ", allocation " << i << ": " << got.error().message;
         }
       }
     });
