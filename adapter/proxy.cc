@@ -6,6 +6,7 @@
 #include "common/fault_point.h"
 #include "common/json_limits.h"
 
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -142,6 +143,27 @@ class ReadWaiting {
   Socket& socket_;
 };
 
+/** Waits until `from` has something to read (bytes, EOF or an error). Returns false, with `ec`
+ *  set, when `client` hangs up first: a client that has gone away (the docker CLI leaves
+ *  `docker run -d`'s wait for its container's exit open when it exits) must not hold a
+ *  thread and two sockets until dockerd answers, perhaps never. Closing the upstream connection
+ *  then cancels the request at dockerd, as Go's HTTP server does when its own client leaves. */
+bool awaitReadableUnlessHungUp(Socket& from, Socket& client, error_code& ec) {
+  pollfd fds[2] = {{from.native_handle(), POLLIN, 0}, {client.native_handle(), POLLRDHUP, 0}};
+  for (;;) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      ec = error_code(errno, boost::system::system_category());
+      return false;
+    }
+    if ((fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+      ec = asio::error::connection_aborted;
+      return false;
+    }
+    if (fds[0].revents != 0) return true;
+  }
+}
+
 /** Relays a message's body piece by piece: each piece as soon as it arrives (streamed
  *  responses, chunked uploads), nothing held beyond one buffer. The head goes out with the first
  *  piece when body bytes came with it (a small answer: one write), else at once, before any body
@@ -149,6 +171,8 @@ class ReadWaiting {
 template <bool isRequest>
 void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
                   http::parser<isRequest, http::buffer_body>& parser, error_code& ec) {
+  // An answer streams to its client only while the client is there to read it.
+  constexpr bool watchClient = !isRequest;
   http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
   if (!parser.is_done() && buffer.size() == 0) {
     http::write_header(out, serializer, ec);
@@ -164,6 +188,7 @@ void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
       // dockerd streams logs as many tiny chunks: one write per chunk would cost a syscall each.
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
+      if (watchClient && buffer.size() == 0 && !awaitReadableUnlessHungUp(in, out, ec)) return;
       http::read_some(in, buffer, parser, ec);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return;
@@ -677,6 +702,12 @@ void DockerProxy::Impl::serve(Socket client) {
         final->body_limit(boost::none);
         final->header_limit(kMaxHeaderBytes);
         if (method == "HEAD") final->skip(true);
+        // A client that leaves before dockerd answers ends the wait (but not a hooked request:
+        // its post-hooks must learn dockerd's answer, whoever reads it).
+        if (post.empty() && upstreamBuffer.size() == 0 &&
+            !awaitReadableUnlessHungUp(upstream, client, ec)) {
+          break;
+        }
         http::read_header(upstream, upstreamBuffer, *final, ec);
         if (ec) break;
         const unsigned code = final->get().result_int();

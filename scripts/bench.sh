@@ -50,11 +50,16 @@ proxy)
   lab_init bench
   host_up 1
   d=$(hdir 1)
-  # The floor: an HTTP-blind byte relay with the proxy's threading model (bench/relay_floor.cc).
-  "$BUILD_DIR/bench/relay_floor" "$d/floor.sock" "$d/docker.sock" &
+  # The floor: an HTTP-blind byte relay with the proxy's threading model (bench/relay_floor.cc),
+  # and the same relay as a one-thread epoll event loop (what an asio/Beast proxy does).
+  "$BUILD_DIR/bench/relay_floor" "$d/floor.sock" "$d/docker.sock" threads &
   floor_pid=$!
   on_exit "kill $floor_pid"
+  "$BUILD_DIR/bench/relay_floor" "$d/epoll.sock" "$d/docker.sock" epoll &
+  epoll_pid=$!
+  on_exit "kill $epoll_pid"
   wait_until 5 test -S "$d/floor.sock"
+  wait_until 5 test -S "$d/epoll.sock"
   # socat relaying the same sockets: the relay users would put in front of dockerd themselves.
   command -v socat >/dev/null || { echo "bench proxy: needs socat (scripts/bootstrap.sh)" >&2; exit 1; }
   socat "UNIX-LISTEN:$d/socat.sock,fork" "UNIX-CONNECT:$d/docker.sock" &
@@ -73,18 +78,19 @@ proxy)
       n=$((8000 / clients))
       direct=$("$LOAD" "$d/docker.sock" GET "$path" - "$clients" "$n" keepalive)
       floor=$("$LOAD" "$d/floor.sock" GET "$path" - "$clients" "$n" keepalive)
+      epoll=$("$LOAD" "$d/epoll.sock" GET "$path" - "$clients" "$n" keepalive)
       socat=$("$LOAD" "$d/socat.sock" GET "$path" - "$clients" "$n" keepalive)
       proxied=$("$LOAD" "$d/proxy.sock" GET "$path" - "$clients" "$n" keepalive)
-      printf 'GET %-28s %2d clients  direct: %s\n%48s relay:  %s\n%48s socat:  %s\n%48s proxy:  %s\n' \
-        "$path" "$clients" "$direct" "" "$floor" "" "$socat" "" "$proxied"
-      printf '%48s proxy vs socat: %s; socat vs direct: %s; proxy vs relay: %s\n' "" \
-        "$(ratio "$socat" "$proxied")" "$(ratio "$direct" "$socat")" "$(ratio "$floor" "$proxied")"
+      printf 'GET %-28s %2d clients  direct: %s\n%48s relay:  %s\n%48s epoll:  %s\n%48s socat:  %s\n%48s proxy:  %s\n' \
+        "$path" "$clients" "$direct" "" "$floor" "" "$epoll" "" "$socat" "" "$proxied"
+      printf '%48s proxy vs socat: %s; socat vs direct: %s; proxy vs relay: %s; epoll relay vs thread relay: %s\n' "" \
+        "$(ratio "$socat" "$proxied")" "$(ratio "$direct" "$socat")" "$(ratio "$floor" "$proxied")" "$(ratio "$floor" "$epoll")"
     done
   done
   # Streaming: a 10,000-line log read in full, direct and through the proxy.
   dk 1 run --pull=never -d --name logger "$LAB_IMAGE" sh -c 'seq 1 200000' >/dev/null
   wait_until 30 sh -c "[ \"\$(docker -H unix://$d/docker.sock inspect -f '{{.State.Running}}' logger)\" = false ]"
-  for target in docker floor socat proxy; do
+  for target in docker floor epoll socat proxy; do
     start=$(date +%s%N)
     bytes=$(curl -s --unix-socket "$d/$target.sock" "http://x/v1.41/containers/logger/logs?stdout=1" | wc -c)
     ms=$(( ($(date +%s%N) - start) / 1000000 ))

@@ -439,5 +439,69 @@ TEST_F(ProxyTest, DockerHangingUpMidAnswerEndsTheClientConnection) {
   EXPECT_LT(answer.size(), answer.find("\r\n\r\n") + 4 + 1000);  // short: the client can tell
 }
 
+/** A stand-in for dockerd that answers `head` (maybe nothing) to the first request and then waits:
+ *  `sawEof` is set when the proxy closes the connection (the request cancelled). */
+class WaitingDocker {
+ public:
+  WaitingDocker(const std::string& socketPath, std::string head) {
+    listener_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socketPath.c_str());
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(listen(listener_, 4), 0);
+    thread_ = std::thread([this, head = std::move(head)] {
+      const int fd = accept(listener_, nullptr, nullptr);
+      char buffer[4096];
+      (void)read(fd, buffer, sizeof buffer);
+      if (!head.empty()) sendAll(fd, head);
+      timeval tv{.tv_sec = 5, .tv_usec = 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      sawEof = read(fd, buffer, sizeof buffer) == 0;
+      close(fd);
+    });
+  }
+  ~WaitingDocker() {
+    if (thread_.joinable()) thread_.join();
+    close(listener_);
+  }
+  void join() { thread_.join(); }
+  std::atomic<bool> sawEof{false};
+
+ private:
+  int listener_ = -1;
+  std::thread thread_;
+};
+
+TEST_F(ProxyTest, AClientThatLeavesCancelsItsWaitAtDockerd) {
+  // `docker run -d` opens POST /containers/ID/wait (answered at the container's exit) and exits:
+  // the proxy must not keep a thread and two sockets for it until then. Both while dockerd has
+  // sent only the answer's head (Docker flushes it at once) and before it has sent anything.
+  for (const std::string& head :
+       {std::string("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n"),
+        std::string()}) {
+    SCOPED_TRACE(head.empty() ? "no head yet" : "head sent");
+    ::unlink(path("docker.sock").c_str());
+    WaitingDocker docker(path("docker.sock"), head);
+    startProxy();
+    const int fd = connectTo(proxy_->addresses().at(0));
+    ASSERT_GE(fd, 0);
+    sendAll(fd,
+            "POST /v1.41/containers/abc/wait?condition=next-exit HTTP/1.1\r\nHost: d\r\n"
+            "Content-Length: 0\r\n\r\n");
+    if (!head.empty()) {
+      char buffer[1024];
+      ASSERT_GT(read(fd, buffer, sizeof buffer), 0);  // the head came through at once
+    }
+    const auto leftAt = std::chrono::steady_clock::now();
+    close(fd);
+    docker.join();
+    EXPECT_TRUE(docker.sawEof) << "the proxy kept dockerd's connection open";
+    EXPECT_LT(std::chrono::steady_clock::now() - leftAt, 2s);
+    proxy_.reset();
+  }
+}
+
 }  // namespace
 }  // namespace ovsplane::adapter
