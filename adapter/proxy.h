@@ -67,7 +67,10 @@ struct ProxyOptions {
  *    headers as they are, then bytes are piped both ways with half-close;
  *  - limits (adapter/http/limits.h): heads 1 MiB (431), a head within headerTimeout, buffered
  *    bodies within bodyTimeout, dockerd reached within connectTimeout (502) and answering a
- *    hooked request within hookedAnswerTimeout (504); streamed answers have no timeout.
+ *    hooked request within hookedAnswerTimeout (504); streamed answers have no timeout, but a
+ *    client that hangs up (or half-closes) while waiting for one ends it: the connection to
+ *    dockerd is closed, which cancels the request there (`docker run -d` leaves its wait open);
+ *    hooked requests run to their end regardless.
  * One thread per client connection; slow clients never stall others. Thread-safe.
  */
 class DockerProxy {
