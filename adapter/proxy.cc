@@ -147,7 +147,9 @@ class ReadWaiting {
  *  set, when `client` hangs up first: a client that has gone away (the docker CLI leaves
  *  `docker run -d`'s wait for its container's exit open when it exits) must not hold a
  *  thread and two sockets until dockerd answers, perhaps never. Closing the upstream connection
- *  then cancels the request at dockerd, as Go's HTTP server does when its own client leaves. */
+ *  then cancels the request at dockerd. Only a full close counts (POLLHUP: a unix socket's peer
+ *  closed it; a TCP peer once its connection is gone): a client that half-closes after its
+ *  request (`socat`, `nc -N`) still gets its answer. */
 bool awaitReadableUnlessHungUp(Socket& from, Socket& client, error_code& ec) {
   pollfd fds[2] = {{from.native_handle(), POLLIN, 0}, {client.native_handle(), POLLRDHUP, 0}};
   for (;;) {
@@ -156,10 +158,11 @@ bool awaitReadableUnlessHungUp(Socket& from, Socket& client, error_code& ec) {
       ec = error_code(errno, boost::system::system_category());
       return false;
     }
-    if ((fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+    if ((fds[1].revents & (POLLHUP | POLLERR)) != 0) {
       ec = asio::error::connection_aborted;
       return false;
     }
+    if ((fds[1].revents & POLLRDHUP) != 0) fds[1].fd = -1;  // half-closed: wait for the answer
     if (fds[0].revents != 0) return true;
   }
 }

@@ -503,5 +503,37 @@ TEST_F(ProxyTest, AClientThatLeavesCancelsItsWaitAtDockerd) {
   }
 }
 
+TEST_F(ProxyTest, AClientThatOnlyHalfClosesStillGetsItsAnswer) {
+  // `printf 'GET …' | socat - UNIX-CONNECT:…` shuts its sending side down after the request and
+  // reads the answer: that is not a client that left.
+  const std::string socketPath = path("docker.sock");
+  const int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socketPath.c_str());
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  std::thread docker([listener] {
+    const int fd = accept(listener, nullptr, nullptr);
+    char buffer[4096];
+    (void)read(fd, buffer, sizeof buffer);
+    std::this_thread::sleep_for(200ms);  // the half-close reaches the proxy first
+    sendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK");
+    std::this_thread::sleep_for(100ms);
+    close(fd);
+  });
+  startProxy();
+  const int fd = connectTo(proxy_->addresses().at(0));
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n");
+  ::shutdown(fd, SHUT_WR);
+  const std::string answer = readUntilClosed(fd);
+  close(fd);
+  docker.join();
+  close(listener);
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\r\n\r\nOK"), std::string::npos) << answer;
+}
+
 }  // namespace
 }  // namespace ovsplane::adapter
