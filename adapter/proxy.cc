@@ -113,11 +113,9 @@ void readBuffered(Socket& from, beast::flat_buffer& buffer,
 /** A socket read that never waits (recv with MSG_DONTWAIT): what is already here, or
  *  would_block. Lets Beast gather pieces that have arrived without toggling the socket's mode
  *  (two ioctls per piece). A SyncReadStream for the parser's read_some. */
-class ReadWaiting {
+class NoWaitReader {
  public:
-  explicit ReadWaiting(Socket& socket) : socket_(socket) {}
-  using executor_type = Socket::executor_type;
-  executor_type get_executor() { return socket_.get_executor(); }
+  explicit NoWaitReader(Socket& socket) : socket_(socket) {}
   template <class MutableBuffers>
   size_t read_some(const MutableBuffers& buffers, error_code& ec) {
     const asio::mutable_buffer first = *asio::buffer_sequence_begin(buffers);
@@ -182,7 +180,7 @@ void relayMessage(Socket& out, Socket& in, beast::flat_buffer& buffer,
     if (ec) return;
   }
   std::array<char, 32 * 1024> chunk;  // not zeroed: only what was read is sent
-  ReadWaiting nowOnly(in);
+  NoWaitReader nowOnly(in);
   while (!parser.is_done() || !serializer.is_done()) {
     if (!parser.is_done()) {
       // The first read waits for data (or parses what came with the head); then whatever else

@@ -68,9 +68,9 @@ struct ProxyOptions {
  *  - limits (adapter/http/limits.h): heads 1 MiB (431), a head within headerTimeout, buffered
  *    bodies within bodyTimeout, dockerd reached within connectTimeout (502) and answering a
  *    hooked request within hookedAnswerTimeout (504); streamed answers have no timeout, but a
- *    client that hangs up (or half-closes) while waiting for one ends it: the connection to
- *    dockerd is closed, which cancels the request there (`docker run -d` leaves its wait open);
- *    hooked requests run to their end regardless.
+ *    client that closes its connection while waiting for one ends it: the connection to dockerd
+ *    is closed, which cancels the request there (`docker run -d` leaves its wait open). A
+ *    half-close (`socat`, `nc -N`) is not a leaving client; hooked requests run to their end.
  * One thread per client connection; slow clients never stall others. Thread-safe.
  */
 class DockerProxy {

@@ -62,11 +62,10 @@ struct Direction {
   bool eof = false;
 };
 
-/** Both directions of one relayed connection; `peer` finds the other direction. */
+/** Both directions of one relayed connection. */
 struct Pair {
   Direction up;    // client -> upstream
   Direction down;  // upstream -> client
-  int open = 2;
 };
 
 class EventLoopRelay {

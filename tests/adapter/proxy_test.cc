@@ -25,6 +25,21 @@ namespace {
 
 using namespace std::chrono_literals;
 
+/** A listening unix socket at `socketPath` (-1 on failure): for stand-ins for dockerd that
+ *  answer raw bytes. The caller closes it. */
+int listenUnix(const std::string& socketPath) {
+  const int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socketPath.c_str());
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(listener, 4) != 0) {
+    close(listener);
+    return -1;
+  }
+  return listener;
+}
+
 class ProxyTest : public ::testing::Test {
  protected:
   std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
@@ -411,13 +426,8 @@ TEST_F(ProxyTest, StalledClientsDoNotStallOthers) {
 
 TEST_F(ProxyTest, DockerHangingUpMidAnswerEndsTheClientConnection) {
   // A stand-in that promises 1,000 bytes, sends 10 and hangs up.
-  const std::string socketPath = path("docker.sock");
-  const int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socketPath.c_str());
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(listen(listener, 4), 0);
+  const int listener = listenUnix(path("docker.sock"));
+  ASSERT_GE(listener, 0);
   std::thread docker([listener] {
     const int fd = accept(listener, nullptr, nullptr);
     char buffer[4096];
@@ -443,13 +453,9 @@ TEST_F(ProxyTest, DockerHangingUpMidAnswerEndsTheClientConnection) {
  *  `sawEof` is set when the proxy closes the connection (the request cancelled). */
 class WaitingDocker {
  public:
-  WaitingDocker(const std::string& socketPath, std::string head) {
-    listener_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socketPath.c_str());
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(listen(listener_, 4), 0);
+  WaitingDocker(const std::string& socketPath, std::string head)
+      : listener_(listenUnix(socketPath)) {
+    EXPECT_GE(listener_, 0);
     thread_ = std::thread([this, head = std::move(head)] {
       const int fd = accept(listener_, nullptr, nullptr);
       char buffer[4096];
@@ -506,13 +512,8 @@ TEST_F(ProxyTest, AClientThatLeavesCancelsItsWaitAtDockerd) {
 TEST_F(ProxyTest, AClientThatOnlyHalfClosesStillGetsItsAnswer) {
   // `printf 'GET …' | socat - UNIX-CONNECT:…` shuts its sending side down after the request and
   // reads the answer: that is not a client that left.
-  const std::string socketPath = path("docker.sock");
-  const int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socketPath.c_str());
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(listen(listener, 4), 0);
+  const int listener = listenUnix(path("docker.sock"));
+  ASSERT_GE(listener, 0);
   std::thread docker([listener] {
     const int fd = accept(listener, nullptr, nullptr);
     char buffer[4096];
