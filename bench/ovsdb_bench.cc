@@ -3,9 +3,13 @@
 // Run: scripts/bench.sh ovsdb   (results: docs/benchmarks.md)
 #include <benchmark/benchmark.h>
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "ipam/allocator.h"
 #include "ovsdb/state_store.h"
@@ -72,28 +76,44 @@ BENCHMARK(BM_AllocateStandalone)->Threads(1)->Threads(4)->Threads(16)->UseRealTi
 void BM_AllocateRaft(benchmark::State& state) { allocate(state, true); }
 BENCHMARK(BM_AllocateRaft)->Threads(1)->Threads(16)->UseRealTime()->MinTime(2);
 
-/** An attach-sized Open_vSwitch transaction: ensure the bridge, one access port, one tunnel. */
+SwitchChanges bridgeWithPorts(const std::string& bridge, uint64_t first, uint64_t count,
+                              const std::string& type) {
+  SwitchChanges changes;
+  changes.ensureBridge({.name = bridge,
+                        .datapath = DatapathType::Netdev,
+                        .externalIds = {},
+                        .hwaddr = "",
+                        .localMtu = 0,
+                        .localProtected = false});
+  for (uint64_t n = first; n < first + count; n++) {
+    changes.ensurePort({.bridge = bridge,
+                        .name = "ovh" + std::to_string(n),
+                        .type = type,
+                        .options = {},
+                        .externalIds = {{"ovsplane-container", std::to_string(n)}},
+                        .isProtected = false});
+  }
+  return changes;
+}
+
+/**
+ * An attach-sized Open_vSwitch transaction (ensure the bridge, one access port, one tunnel) and
+ * a detach's, on a bridge that already has range(0) ports: what an attach costs at the 10th and
+ * at the 1,000th container of a network.
+ */
 void BM_SwitchAttachTransaction(benchmark::State& state) {
-  static testing::OvsdbServer server(testing::vswitchSchemaPath());
-  static Switch sw(ClientOptions{.remote = server.remote(), .leaderOnly = false, .timeout = 30s});
-  static std::atomic<uint64_t> next{0};
+  const auto present = static_cast<uint64_t>(state.range(0));
+  testing::OvsdbServer server(testing::vswitchSchemaPath());
+  Switch sw(ClientOptions{.remote = server.remote(), .leaderOnly = false, .timeout = 30s});
+  if (auto filled = sw.apply(bridgeWithPorts("ovpbr9", 1'000'000, present, "")); !filled) {
+    state.SkipWithError(filled.error().message.c_str());
+    return;
+  }
+  uint64_t next = 0;
   for (auto _ : state) {
     const uint64_t n = next++;
-    SwitchChanges changes;
-    changes
-        .ensureBridge({.name = "ovpbr9",
-                       .datapath = DatapathType::Netdev,
-                       .externalIds = {},
-                       .hwaddr = "",
-                       .localMtu = 0,
-                       .localProtected = false})
-        .ensurePort({.bridge = "ovpbr9",
-                     .name = "ovh" + std::to_string(n),
-                     .type = "",
-                     .options = {},
-                     .externalIds = {{"ovsplane-container", std::to_string(n)}},
-                     .isProtected = false})
-        .ensureVxlanPort("ovpbr9", "ovx9-1", "192.168.77.1", 9);
+    SwitchChanges changes = bridgeWithPorts("ovpbr9", n, 1, "");
+    changes.ensureVxlanPort("ovpbr9", "ovx9-1", "192.168.77.1", 9);
     if (auto result = sw.apply(changes); !result) {
       state.SkipWithError(result.error().message.c_str());
       break;
@@ -107,7 +127,55 @@ void BM_SwitchAttachTransaction(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * 2);  // attach + detach transactions
 }
-BENCHMARK(BM_SwitchAttachTransaction)->Threads(1)->UseRealTime()->MinTime(2);
+BENCHMARK(BM_SwitchAttachTransaction)->Arg(0)->Arg(1000)->UseRealTime()->MinTime(2);
+
+/** Bytes the heap holds now (malloc's view: what a replica costs, without RSS's page noise). */
+size_t heapInUse() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
+/**
+ * The memory of a fresh connection's Open_vSwitch replica when ovs-vswitchd (userspace datapath,
+ * its own namespace; root) runs range(0) ports, internal ones, which it fills with its status
+ * columns: bytes per port, and the time the first full replica takes.
+ */
+void BM_SwitchReplica(benchmark::State& state) {
+  const auto ports = static_cast<uint64_t>(state.range(0));
+  testing::OvsdbServer server(testing::vswitchSchemaPath());
+  std::optional<testing::OvsVswitchd> vswitchd;
+  try {
+    vswitchd.emplace(server);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const ClientOptions options{.remote = server.remote(), .leaderOnly = false, .timeout = 60s};
+  {
+    Switch filler(options);
+    for (uint64_t first = 0; first < ports; first += 100) {
+      auto cfg = filler.apply(
+          bridgeWithPorts("ovpbr8", first, std::min<uint64_t>(100, ports - first), "internal"));
+      if (!cfg || !filler.waitApplied(*cfg, 60s)) {
+        state.SkipWithError("could not fill the bridge");
+        return;
+      }
+    }
+  }
+  size_t perPort = 0;
+  for (auto _ : state) {
+    const size_t before = heapInUse();
+    Switch sw(options);
+    auto snapshot = sw.snapshot();
+    if (!snapshot || snapshot->ports.size() < ports) {
+      state.SkipWithError("the replica is incomplete");
+      break;
+    }
+    perPort = (heapInUse() - before) / std::max<uint64_t>(ports, 1);
+  }
+  state.counters["heap_bytes_per_port"] = static_cast<double>(perPort);
+}
+BENCHMARK(BM_SwitchReplica)->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 }  // namespace
 }  // namespace ovsplane::ovsdb

@@ -110,6 +110,7 @@ struct IdlClient::Impl {
   };
 
   Database database;
+  Replica replica = Replica::Used;
   std::string remote;
   bool leaderOnly;
   Clock::duration failFastAfter{};
@@ -146,7 +147,7 @@ struct IdlClient::Impl {
   std::string unreachableReason() const;
 };
 
-IdlClient::IdlClient(Database database, ClientOptions options)
+IdlClient::IdlClient(Database database, ClientOptions options, Replica replica)
     : database_(database), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
   ensureStandardFdsOpen();
   static std::once_flag shimOnce;
@@ -163,6 +164,7 @@ IdlClient::IdlClient(Database database, ClientOptions options)
     }
   }
   impl_->database = database_;
+  impl_->replica = replica;
   impl_->remote = options_.remote;
   impl_->leaderOnly = options_.leaderOnly;
   impl_->severalRemotes = options_.remote.find(',') != std::string::npos;
@@ -220,7 +222,7 @@ std::string IdlClient::Impl::unreachableReason() const {
 void IdlClient::Impl::loop() {
   idl = ovsplane_idl_create(
       database == Database::State ? OVSPLANE_DB_STATE : OVSPLANE_DB_OPEN_VSWITCH, remote.c_str(),
-      leaderOnly);
+      leaderOnly, replica == Replica::Everything);
   for (;;) {
     ovsplane_waker_poll(waker);
     bool stop = false;

@@ -14,6 +14,12 @@ enum class Database {
   State,        ///< ovsplane's own state database (ovsdb/ovsplane.ovsschema).
 };
 
+/** How much of a database an IDL connection replicates. */
+enum class Replica {
+  Used,        ///< the tables and columns ovsplane reads or writes (Open_vSwitch: a few columns)
+  Everything,  ///< every table and column of the compiled-in schema
+};
+
 /** The OVSDB name of a database, e.g. "Open_vSwitch". */
 std::string_view databaseName(Database database);
 

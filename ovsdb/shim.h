@@ -74,8 +74,11 @@ const char* ovsplane_db_name(enum ovsplane_db db);
 struct ovsplane_idl;
 
 /* Creates an IDL replicating 'db' from 'remote' ("unix:/path", "tcp:ip:port", comma-separated
- * lists for clusters: with 'leader_only' it finds the Raft leader). Reconnects by itself. */
-struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote, bool leader_only);
+ * lists for clusters: with 'leader_only' it finds the Raft leader). Reconnects by itself.
+ * Replicates every table and column with 'everything', else what the shim reads and writes (the
+ * state database whole; of Open_vSwitch a few columns of four tables). */
+struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote, bool leader_only,
+                                         bool everything);
 void ovsplane_idl_destroy(struct ovsplane_idl*);
 void ovsplane_idl_run(struct ovsplane_idl*);
 void ovsplane_idl_wait(struct ovsplane_idl*);

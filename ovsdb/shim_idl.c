@@ -168,23 +168,46 @@ static const struct ovsdb_idl_class* idl_class(enum ovsplane_db db) {
 
 const char* ovsplane_db_name(enum ovsplane_db db) { return idl_class(db)->database; }
 
-struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote,
-                                         bool leader_only) {
+struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote, bool leader_only,
+                                         bool everything) {
   struct ovsplane_idl* idl = xzalloc(sizeof *idl);
   idl->db = db;
   idl->remote = xstrdup(remote);
-  idl->idl = ovsdb_idl_create(remote, idl_class(db), true, true);
+  /* The state database is ovsplane's own: every column is read. Of Open_vSwitch's, only the
+   * columns below are replicated (ovs-vswitchd keeps the others, status and counters of every
+   * port, changing): what shim_vswitch.c reads, and what it writes on existing rows (the IDL
+   * writes and mutates only monitored columns of those). */
+  everything = everything || db == OVSPLANE_DB_STATE;
+  idl->idl = ovsdb_idl_create(remote, idl_class(db), everything, true);
   ovsdb_idl_set_leader_only(idl->idl, leader_only);
-  if (db == OVSPLANE_DB_OPEN_VSWITCH) {
-    /* Counters and status change all the time; ovsplane never reads them. */
-    ovsdb_idl_omit(idl->idl, &ovsrec_interface_col_statistics);
-    ovsdb_idl_omit(idl->idl, &ovsrec_interface_col_status);
-    ovsdb_idl_omit(idl->idl, &ovsrec_port_col_statistics);
-    ovsdb_idl_omit(idl->idl, &ovsrec_port_col_status);
-    ovsdb_idl_omit(idl->idl, &ovsrec_bridge_col_status);
-    ovsdb_idl_omit(idl->idl, &ovsrec_open_vswitch_col_statistics);
-  } else {
+  if (db == OVSPLANE_DB_STATE) {
     ovsplane_st_create_indexes(idl);
+  }
+  if (everything) {
+    return idl;
+  }
+  static const struct ovsdb_idl_column* const replicated[] = {
+      &ovsrec_open_vswitch_col_bridges,
+      &ovsrec_open_vswitch_col_next_cfg,
+      &ovsrec_open_vswitch_col_cur_cfg,
+      &ovsrec_bridge_col_name,
+      &ovsrec_bridge_col_ports,
+      &ovsrec_bridge_col_datapath_type,
+      &ovsrec_bridge_col_external_ids,
+      &ovsrec_bridge_col_other_config,
+      &ovsrec_port_col_name,
+      &ovsrec_port_col_interfaces,
+      &ovsrec_port_col_external_ids,
+      &ovsrec_port_col_protected_,
+      &ovsrec_interface_col_name,
+      &ovsrec_interface_col_type,
+      &ovsrec_interface_col_options,
+      &ovsrec_interface_col_external_ids,
+      &ovsrec_interface_col_ofport,
+      &ovsrec_interface_col_mtu_request,
+  };
+  for (size_t i = 0; i < sizeof replicated / sizeof *replicated; i++) {
+    ovsdb_idl_add_column(idl->idl, replicated[i]);
   }
   return idl;
 }

@@ -44,6 +44,45 @@ static const struct ovsrec_bridge* bridge_of_port(const struct ovsdb_idl* idl,
   return NULL;
 }
 
+/* Whether 'row' is in the database already (not inserted by the open transaction). */
+static bool is_stored(const struct ovsdb_idl_row* row) { return row->old_datum != NULL; }
+
+/* Adds 'port' to the ports of 'br'. A stored bridge gets a mutation that names only this port:
+ * the transaction's size does not grow with the ports the bridge has, and concurrent additions
+ * and removals by other clients do not conflict with it (no verify). A bridge inserted by this
+ * transaction gets its whole set written. */
+static void add_port(const struct ovsrec_bridge* br, const struct ovsrec_port* port) {
+  if (is_stored(&br->header_)) {
+    ovsrec_bridge_update_ports_addvalue(br, port);
+    return;
+  }
+  struct ovsrec_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
+  for (size_t i = 0; i < br->n_ports; i++) {
+    ports[i] = br->ports[i];
+  }
+  ports[br->n_ports] = CONST_CAST(struct ovsrec_port*, port);
+  ovsrec_bridge_set_ports(br, ports, br->n_ports + 1);
+  free(ports);
+}
+
+/* Removes 'port' from the ports of 'br' (the server then collects the port and its interface),
+ * like add_port: one mutation on a stored bridge, the whole set on one this transaction made. */
+static void remove_port(const struct ovsrec_bridge* br, const struct ovsrec_port* port) {
+  if (is_stored(&br->header_)) {
+    ovsrec_bridge_update_ports_delvalue(br, port);
+    return;
+  }
+  struct ovsrec_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
+  size_t n = 0;
+  for (size_t i = 0; i < br->n_ports; i++) {
+    if (br->ports[i] != port) {
+      ports[n++] = br->ports[i];
+    }
+  }
+  ovsrec_bridge_set_ports(br, ports, n);
+  free(ports);
+}
+
 /* The Open_vSwitch root row, inserted when the database has none (a fresh `ovsdb-tool create`).
  * '*inserted' tells whether it is new in this transaction (new rows cannot be verified). */
 static const struct ovsrec_open_vswitch* ensure_root(struct ovsplane_txn* txn, bool* inserted) {
@@ -149,16 +188,11 @@ int ovsplane_vs_ensure_bridge(struct ovsplane_txn* txn, const char* name, const 
 
     bool root_is_new;
     const struct ovsrec_open_vswitch* ovs = ensure_root(txn, &root_is_new);
-    if (!root_is_new) {
-      ovsrec_open_vswitch_verify_bridges(ovs);
+    if (root_is_new) {
+      ovsrec_open_vswitch_set_bridges(ovs, &new_br, 1);
+    } else {
+      ovsrec_open_vswitch_update_bridges_addvalue(ovs, new_br);
     }
-    struct ovsrec_bridge** bridges = xmalloc((ovs->n_bridges + 1) * sizeof *bridges);
-    for (size_t i = 0; i < ovs->n_bridges; i++) {
-      bridges[i] = ovs->bridges[i];
-    }
-    bridges[ovs->n_bridges] = new_br;
-    ovsrec_open_vswitch_set_bridges(ovs, bridges, ovs->n_bridges + 1);
-    free(bridges);
     if (local_mtu > 0) {
       int64_t mtu = local_mtu;
       ovsrec_interface_set_mtu_request(iface, &mtu, 1);
@@ -186,16 +220,9 @@ int ovsplane_vs_delete_bridge(struct ovsplane_txn* txn, const char* name) {
   if (!br || !ovs) {
     return 0;
   }
-  ovsrec_open_vswitch_verify_bridges(ovs);
-  struct ovsrec_bridge** bridges = xmalloc((ovs->n_bridges + 1) * sizeof *bridges);
-  size_t n = 0;
-  for (size_t i = 0; i < ovs->n_bridges; i++) {
-    if (ovs->bridges[i] != br) {
-      bridges[n++] = ovs->bridges[i];
-    }
+  if (is_stored(&ovs->header_)) {
+    ovsrec_open_vswitch_update_bridges_delvalue(ovs, br);
   }
-  ovsrec_open_vswitch_set_bridges(ovs, bridges, n);
-  free(bridges);
   return 0;
 }
 
@@ -233,14 +260,7 @@ int ovsplane_vs_ensure_port(struct ovsplane_txn* txn, const char* bridge, const 
     struct ovsrec_port* new_port = ovsrec_port_insert(txn->txn);
     ovsrec_port_set_name(new_port, name);
     ovsrec_port_set_interfaces(new_port, (struct ovsrec_interface**)&iface, 1);
-    ovsrec_bridge_verify_ports(br);
-    struct ovsrec_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
-    for (size_t i = 0; i < br->n_ports; i++) {
-      ports[i] = br->ports[i];
-    }
-    ports[br->n_ports] = new_port;
-    ovsrec_bridge_set_ports(br, ports, br->n_ports + 1);
-    free(ports);
+    add_port(br, new_port);
     port = new_port;
   } else if (port->n_interfaces == 0) {
     ovsrec_port_set_interfaces(port, (struct ovsrec_interface**)&iface, 1);
@@ -266,16 +286,7 @@ int ovsplane_vs_delete_port(struct ovsplane_txn* txn, const char* name) {
   if (!br) {
     return 0;
   }
-  ovsrec_bridge_verify_ports(br);
-  struct ovsrec_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
-  size_t n = 0;
-  for (size_t i = 0; i < br->n_ports; i++) {
-    if (br->ports[i] != port) {
-      ports[n++] = br->ports[i];
-    }
-  }
-  ovsrec_bridge_set_ports(br, ports, n);
-  free(ports);
+  remove_port(br, port);
   return 0;
 }
 
