@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,24 +47,58 @@ VethSpec benchSpec(bool disableTxChecksum) {
   return spec;
 }
 
-/** Wiring one veth into a namespace (create, configure inside, host end up), as an attach does;
- *  `range(0)` = 1 turns TX checksum offload off as on the netdev datapath. Each iteration wires
- *  a pair of its own, all removed after the timed loop (a removal's deferred kernel work would
- *  otherwise land in the next iteration's time). */
+/** A namespace of the benchmark's own ("ovpnlb<suffix>"), deleted with the object. */
+struct ScratchNamespace {
+  explicit ScratchNamespace(const std::string& suffix) : name("ovpnlb" + suffix) {
+    (void)std::system(fmt::format("ip netns del {} 2>/dev/null", name).c_str());
+    ok = std::system(fmt::format("ip netns add {}", name).c_str()) == 0;
+  }
+  ~ScratchNamespace() {
+    if (ok) (void)std::system(fmt::format("ip netns del {}", name).c_str());
+  }
+  ScratchNamespace(const ScratchNamespace&) = delete;
+  ScratchNamespace& operator=(const ScratchNamespace&) = delete;
+  NamespaceRef ref() const { return NamespaceRef::ofPath("/run/netns/" + name); }
+  std::string name;
+  bool ok = false;
+};
+
+/** Wiring one veth into a container's namespace (create, configure inside, host end up), as an
+ *  attach does; `range(0)` = 1 turns TX checksum offload off as on the netdev datapath;
+ *  `range(1)` pairs are wired before the timed loop, their host ends beside the new ones and
+ *  their container ends in a namespace of their own (an attach at container #1,000 of a host).
+ *  Each iteration wires into a fresh namespace, as each container has its own; the pairs are
+ *  removed after the timed loop (a removal's deferred kernel work would otherwise land in the
+ *  next iteration's time). */
 void BM_WireContainer(benchmark::State& state) {
-  const BenchNamespace& ns = benchNamespace();
-  if (!ns.ok) {
+  if (!benchNamespace().ok) {
     state.SkipWithError("ip netns add failed (needs root)");
     return;
   }
   NetlinkPtr netlink = makeLinuxNetlink();
   std::vector<std::string> wired;
+  const ScratchNamespace crowdNamespace("crowd");
+  for (int64_t i = 0; i < state.range(1); i++) {
+    VethSpec spec = benchSpec(true);
+    spec.hostName = fmt::format("ovhcrowd{}", i);
+    spec.peerName = fmt::format("ovccrowd{}", i);
+    spec.containerName = fmt::format("crowd{}", i);
+    spec.gateway.reset();
+    if (auto done = netlink->wireContainer(spec, crowdNamespace.ref()); !done) {
+      state.SkipWithError(done.error().message.c_str());
+      break;
+    }
+    wired.push_back(spec.hostName);
+  }
+  std::vector<std::unique_ptr<ScratchNamespace>> containers;
   for (auto _ : state) {
+    state.PauseTiming();
+    containers.push_back(std::make_unique<ScratchNamespace>(std::to_string(containers.size())));
+    state.ResumeTiming();
     VethSpec spec = benchSpec(state.range(0) == 1);
-    spec.hostName = fmt::format("ovhbench{}", wired.size());
-    spec.peerName = fmt::format("ovcbench{}", wired.size());
-    spec.containerName = fmt::format("eth{}", wired.size());
-    if (auto done = netlink->wireContainer(spec, ns.ref()); !done) {
+    spec.hostName = fmt::format("ovhbench{}", containers.size());
+    spec.peerName = fmt::format("ovcbench{}", containers.size());
+    if (auto done = netlink->wireContainer(spec, containers.back()->ref()); !done) {
       state.SkipWithError(done.error().message.c_str());
       break;
     }
@@ -71,7 +106,13 @@ void BM_WireContainer(benchmark::State& state) {
   }
   for (const std::string& name : wired) (void)netlink->deleteLink(name);
 }
-BENCHMARK(BM_WireContainer)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_WireContainer)
+    ->ArgNames({"tx_csum_off", "present"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({1, 1000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 /** Deleting a wired veth from the host side (the detach path). */
 void BM_DeleteWiredVeth(benchmark::State& state) {

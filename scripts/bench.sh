@@ -295,7 +295,9 @@ scale)
     awk '/^[0-9a-f]+-[0-9a-f]+ / { kind = ($6 == "") ? "anon" : ($6 ~ /^\[/ ? $6 : "file") }
          /^Rss:/ { r[kind] += $2 } END { for (k in r) printf "%s %d KiB; ", k, r[k] }' \
       "/proc/$(cat "$d/adapter.pid")/smaps"
-    printf 'threads %s' "$(ls "/proc/$(cat "$d/adapter.pid")/task" | wc -l)"
+    printf 'threads %s; ' "$(ls "/proc/$(cat "$d/adapter.pid")/task" | wc -l)"
+    curl -s --unix-socket "$d/adapter.sock" http://adapter/metrics |
+      awk '/^ovsplane_heap_bytes/ { match($0, /state="[a-z_]+"/); printf "heap %s %d KiB ", substr($0, RSTART + 7, RLENGTH - 8), $2 / 1024 }'
   }
   in_window() { local i=$1 c; for c in 10 500 "$((n - 10))"; do [ "$i" -lt $((c - 10)) ] || [ "$i" -gt $((c + 10)) ] || return 0; done; return 1; }
   for i in $(seq 1 "$n"); do
