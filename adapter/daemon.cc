@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "adapter/heap_trimmer.h"
 #include "adapter/hook_service.h"
 #include "adapter/http/server.h"
 #include "adapter/plugin_service.h"
@@ -365,10 +366,14 @@ int runDaemon(const DaemonConfig& config) {
 
   reconciler.start();
   if (auto* pool = driver->pool()) pool->start();
+  // Connections' threads come and go; what they freed is given back rather than held.
+  HeapTrimmer heapTrimmer(std::chrono::seconds(10), 1 << 20);
+  heapTrimmer.start();
 
   int signalNumber = 0;
   sigwait(&stopSignals, &signalNumber);
   spdlog::info("ovsplane adapter: signal {} received, finishing in-flight hooks", signalNumber);
+  heapTrimmer.stop();
   if (proxy) proxy->stop();  // requests with hooks in flight finish first (bounded)
   if (pluginServer) pluginServer->stop(std::chrono::seconds(30));
   server.stop(std::chrono::seconds(30));

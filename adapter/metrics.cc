@@ -1,8 +1,8 @@
 #include "adapter/metrics.h"
 
-#include <malloc.h>
-
 #include <fmt/format.h>
+
+#include "adapter/heap_trimmer.h"
 
 namespace ovsplane::adapter {
 
@@ -90,11 +90,11 @@ std::string Metrics::render(const std::map<std::string, size_t>& addressesByNetw
   }
   // malloc's own view of this process's heap: what is allocated, and what it holds freed (RSS
   // that returns to the system only when trimmed).
-  const struct mallinfo2 heap = mallinfo2();
+  const HeapUsage heap = heapUsage();
   out += "# HELP ovsplane_heap_bytes The process's heap by malloc: in use, or freed and held.\n";
   out += "# TYPE ovsplane_heap_bytes gauge\n";
-  out += fmt::format("ovsplane_heap_bytes{{state=\"in_use\"}} {}\n", heap.uordblks + heap.hblkhd);
-  out += fmt::format("ovsplane_heap_bytes{{state=\"free\"}} {}\n", heap.fordblks);
+  out += fmt::format("ovsplane_heap_bytes{{state=\"in_use\"}} {}\n", heap.inUse);
+  out += fmt::format("ovsplane_heap_bytes{{state=\"free\"}} {}\n", heap.held);
   out += "# HELP ovsplane_errors_total Errors by operation.\n";
   out += "# TYPE ovsplane_errors_total counter\n";
   for (const auto& [kind, count] : errors_) {

@@ -32,7 +32,7 @@ endif()
 # Debug information only where the build asks for it: without -g the library builds in about
 # two thirds of the time (docs/benchmarks.md, "up").
 if(CMAKE_BUILD_TYPE MATCHES "^(Release|MinSizeRel)$")
-  set(OVS_DEFAULT_CFLAGS "-O2 -fPIC")
+  set(OVS_DEFAULT_CFLAGS "-O2 -fPIC -ffunction-sections -fdata-sections")
 else()
   set(OVS_DEFAULT_CFLAGS "-O2 -g -fPIC")
 endif()

@@ -1,0 +1,50 @@
+#pragma once
+// Gives the heap's freed memory back to the system now and then.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <thread>
+
+namespace ovsplane::adapter {
+
+/** malloc's count of this process's heap (glibc's mallinfo2, every arena). */
+struct HeapUsage {
+  size_t inUse = 0;  ///< allocated and not yet freed
+  size_t held = 0;   ///< freed, still kept by malloc (resident until trimmed or reused)
+};
+HeapUsage heapUsage();
+
+/**
+ * Every `interval`, when malloc holds more than `threshold` bytes freed, asks it to return their
+ * pages (malloc_trim). glibc keeps what a thread frees in that thread's arena for reuse; the
+ * proxy's and hook server's threads come and go with connections, and an attach's buffers are
+ * freed in other arenas than they were made, so the held memory grows with the work done, not
+ * with what is live. Owns one thread: start() once, stop() (or destruction) joins it.
+ * Idempotent stop; never fails (a trim that frees nothing is harmless).
+ */
+class HeapTrimmer {
+ public:
+  HeapTrimmer(std::chrono::milliseconds interval, size_t threshold);
+  ~HeapTrimmer();
+  HeapTrimmer(const HeapTrimmer&) = delete;
+  HeapTrimmer& operator=(const HeapTrimmer&) = delete;
+
+  void start();
+  void stop();
+  /** Trims once, now, when more than the threshold is held; true when it trimmed. */
+  bool trimIfHeld();
+
+ private:
+  void loop();
+
+  const std::chrono::milliseconds interval_;
+  const size_t threshold_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace ovsplane::adapter
