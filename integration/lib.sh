@@ -408,6 +408,20 @@ dockerd_wrap() {
   echo "unshare --mount --propagation private $OVP_ROOT/integration/bind_plugins.sh $d/plugins"
 }
 
+# shims_cleanup DIR: the containerd shims this lab's dockerd left (a removal that did not finish
+# in time), found by the containerd socket under DIR in their arguments, and their containers'
+# first processes (the shims' children: each one's end takes its container's processes along).
+# By pid, SIGKILL; a shim outlives its containerd by design, so nothing else stops them.
+shims_cleanup() {
+  local d=$1 proc pid child
+  for proc in /proc/[0-9]*; do
+    pid=${proc#/proc/}
+    { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null | grep -q "^[^ ]*containerd-shim[^ ]* .*-address $d/" || continue
+    for child in $(cat "$proc/task/$pid/children" 2>/dev/null); do kill -KILL "$child" 2>/dev/null || true; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
 # Runs before dockerd is stopped (LIFO): remove containers; afterwards unmount leftovers.
 dockerd_cleanup() {
   local h=$1 d
@@ -415,13 +429,14 @@ dockerd_cleanup() {
   # Containers that join another's network namespace first, then the rest: dockerd 20.10 can
   # deadlock when one `rm -f` removes both sides of a container: network mode at once (seen
   # with a few hundred containers).
-  local ids
-  ids=$(dk "$h" ps -a --filter label=ovsplane.endpoint --format '{{.ID}} {{.Label "ovsplane.role"}}' 2>/dev/null |
-    awk '$2 == "" {print $1}' || true)
-  [ -n "$ids" ] && timeout 300 docker -H "unix://$d/docker.sock" rm -f $ids >/dev/null 2>&1
-  ids=$(dk "$h" ps -aq 2>/dev/null || true)
-  [ -n "$ids" ] && timeout 300 docker -H "unix://$d/docker.sock" rm -f $ids >/dev/null 2>&1
+  # A hundred at a time, each batch with its own time limit: a thousand containers take dockerd
+  # longer than any one limit that suits a small test.
+  dk "$h" ps -a --filter label=ovsplane.endpoint --format '{{.ID}} {{.Label "ovsplane.role"}}' 2>/dev/null |
+    awk '$2 == "" {print $1}' | xargs -r -n 100 timeout 300 docker -H "unix://$d/docker.sock" rm -f >/dev/null 2>&1 || true
+  dk "$h" ps -aq 2>/dev/null |
+    xargs -r -n 100 timeout 300 docker -H "unix://$d/docker.sock" rm -f >/dev/null 2>&1 || true
   stop_pid "$(cat "$d/dockerd.pid" 2>/dev/null)"
+  shims_cleanup "$d"
   local m
   for m in $(awk -v p="$d" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
