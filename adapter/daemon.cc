@@ -168,6 +168,7 @@ int runDaemon(const DaemonConfig& config) {
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stopSignals, sig);
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  keepHeapThresholdsFixed();
 
   spdlog::set_level(spdlog::level::from_str(config.logLevel));
   ovsdb::routeOvsLogging(4);

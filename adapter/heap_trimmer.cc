@@ -9,6 +9,12 @@ HeapUsage heapUsage() {
   return HeapUsage{.inUse = info.uordblks + info.hblkhd, .held = info.fordblks};
 }
 
+void keepHeapThresholdsFixed() {
+  constexpr int kThreshold = 128 * 1024;
+  mallopt(M_MMAP_THRESHOLD, kThreshold);
+  mallopt(M_TRIM_THRESHOLD, kThreshold);
+}
+
 HeapTrimmer::HeapTrimmer(std::chrono::milliseconds interval, size_t threshold)
     : interval_(interval), threshold_(threshold) {}
 

@@ -17,6 +17,15 @@ struct HeapUsage {
 HeapUsage heapUsage();
 
 /**
+ * Pins malloc's mmap and trim thresholds at glibc's defaults (128 KiB). Left alone, glibc raises
+ * both after the first large block is freed (up to 32 / 64 MiB): from then on large blocks come
+ * from the arenas instead of mmap, and an arena keeps that much free memory at its top, resident,
+ * for good. A daemon whose large blocks are transient (a Docker answer, a snapshot of every port)
+ * pays that in every arena its threads use. Call before starting threads; idempotent.
+ */
+void keepHeapThresholdsFixed();
+
+/**
  * Every `interval`, when malloc holds more than `threshold` bytes freed, asks it to return their
  * pages (malloc_trim). glibc keeps what a thread frees in that thread's arena for reuse; the
  * proxy's and hook server's threads come and go with connections, and an attach's buffers are
