@@ -15,38 +15,6 @@
 namespace ovsplane::netdrv {
 namespace {
 
-constexpr const char* kNamespace = "ovpnlbench";
-
-/** A named namespace for the run: created before the first benchmark, deleted after the last. */
-struct BenchNamespace {
-  BenchNamespace() {
-    (void)std::system(fmt::format("ip netns del {} 2>/dev/null", kNamespace).c_str());
-    ok = std::system(fmt::format("ip netns add {}", kNamespace).c_str()) == 0;
-  }
-  ~BenchNamespace() { (void)std::system(fmt::format("ip netns del {}", kNamespace).c_str()); }
-  NamespaceRef ref() const {
-    return NamespaceRef::ofPath(fmt::format("/run/netns/{}", kNamespace));
-  }
-  bool ok = false;
-};
-
-const BenchNamespace& benchNamespace() {
-  static const BenchNamespace ns;
-  return ns;
-}
-
-VethSpec benchSpec(bool disableTxChecksum) {
-  VethSpec spec;
-  spec.hostName = "ovhbench0";
-  spec.peerName = "ovcbench0";
-  spec.mac = {0x02, 0x42, 0x0a, 0x58, 0x00, 0x05};
-  spec.address = *ipam::Ipv4Address::parse("10.88.0.5");
-  spec.prefixLength = 24;
-  spec.gateway = *ipam::Ipv4Address::parse("10.88.0.1");
-  spec.disableTxChecksum = disableTxChecksum;
-  return spec;
-}
-
 /** A namespace of the benchmark's own ("ovpnlb<suffix>"), deleted with the object. */
 struct ScratchNamespace {
   explicit ScratchNamespace(const std::string& suffix) : name("ovpnlb" + suffix) {
@@ -62,6 +30,25 @@ struct ScratchNamespace {
   std::string name;
   bool ok = false;
 };
+
+/** The namespace of BM_DeleteWiredVeth ("ovpnlbench"): created before the first benchmark (it
+ *  also tells whether this process may make namespaces), deleted after the last. */
+const ScratchNamespace& benchNamespace() {
+  static const ScratchNamespace ns("bench");
+  return ns;
+}
+
+VethSpec benchSpec(bool disableTxChecksum) {
+  VethSpec spec;
+  spec.hostName = "ovhbench0";
+  spec.peerName = "ovcbench0";
+  spec.mac = {0x02, 0x42, 0x0a, 0x58, 0x00, 0x05};
+  spec.address = *ipam::Ipv4Address::parse("10.88.0.5");
+  spec.prefixLength = 24;
+  spec.gateway = *ipam::Ipv4Address::parse("10.88.0.1");
+  spec.disableTxChecksum = disableTxChecksum;
+  return spec;
+}
 
 /** Wiring one veth into a container's namespace (create, configure inside, host end up), as an
  *  attach does; `range(0)` = 1 turns TX checksum offload off as on the netdev datapath;
@@ -116,7 +103,7 @@ BENCHMARK(BM_WireContainer)
 
 /** Deleting a wired veth from the host side (the detach path). */
 void BM_DeleteWiredVeth(benchmark::State& state) {
-  const BenchNamespace& ns = benchNamespace();
+  const ScratchNamespace& ns = benchNamespace();
   if (!ns.ok) {
     state.SkipWithError("ip netns add failed (needs root)");
     return;
