@@ -110,7 +110,6 @@ struct IdlClient::Impl {
   };
 
   Database database;
-  Replica replica = Replica::Used;
   std::string remote;
   bool leaderOnly;
   Clock::duration failFastAfter{};
@@ -147,7 +146,7 @@ struct IdlClient::Impl {
   std::string unreachableReason() const;
 };
 
-IdlClient::IdlClient(Database database, ClientOptions options, Replica replica)
+IdlClient::IdlClient(Database database, ClientOptions options)
     : database_(database), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
   ensureStandardFdsOpen();
   static std::once_flag shimOnce;
@@ -164,7 +163,6 @@ IdlClient::IdlClient(Database database, ClientOptions options, Replica replica)
     }
   }
   impl_->database = database_;
-  impl_->replica = replica;
   impl_->remote = options_.remote;
   impl_->leaderOnly = options_.leaderOnly;
   impl_->severalRemotes = options_.remote.find(',') != std::string::npos;
@@ -222,7 +220,7 @@ std::string IdlClient::Impl::unreachableReason() const {
 void IdlClient::Impl::loop() {
   idl = ovsplane_idl_create(
       database == Database::State ? OVSPLANE_DB_STATE : OVSPLANE_DB_OPEN_VSWITCH, remote.c_str(),
-      leaderOnly, replica == Replica::Everything);
+      leaderOnly);
   for (;;) {
     ovsplane_waker_poll(waker);
     bool stop = false;

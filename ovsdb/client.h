@@ -91,7 +91,7 @@ class JobContext {
  */
 class IdlClient {
  public:
-  IdlClient(Database database, ClientOptions options, Replica replica = Replica::Used);
+  IdlClient(Database database, ClientOptions options);
   ~IdlClient();
   IdlClient(const IdlClient&) = delete;
   IdlClient& operator=(const IdlClient&) = delete;

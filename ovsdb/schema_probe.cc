@@ -15,8 +15,7 @@ std::expected<ServerSchema, std::string> probeServerSchema(std::string_view remo
                                                            std::chrono::milliseconds timeout) {
   IdlClient client(
       database,
-      ClientOptions{.remote = std::string(remote), .leaderOnly = false, .timeout = timeout},
-      Replica::Everything);
+      ClientOptions{.remote = std::string(remote), .leaderOnly = false, .timeout = timeout});
   auto future = client.submit<ServerSchema>(
       [database](JobContext& context, IdlClient::Completion<ServerSchema>& done) -> JobStep {
         ServerSchema schema{.database = std::string(databaseName(database)), .tables = {}};

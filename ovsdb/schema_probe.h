@@ -10,14 +10,8 @@ namespace ovsplane::ovsdb {
 
 /** The OVSDB databases whose schemas ovsplane compiles in. */
 enum class Database {
-  OpenVSwitch,  ///< Open vSwitch's configuration database (vswitch.ovsschema).
+  OpenVSwitch,  ///< Open vSwitch's configuration database: the four tables ovsplane uses.
   State,        ///< ovsplane's own state database (ovsdb/ovsplane.ovsschema).
-};
-
-/** How much of a database an IDL connection replicates. */
-enum class Replica {
-  Used,        ///< the tables and columns ovsplane reads or writes (Open_vSwitch: a few columns)
-  Everything,  ///< every table and column of the compiled-in schema
 };
 
 /** The OVSDB name of a database, e.g. "Open_vSwitch". */

@@ -75,10 +75,9 @@ struct ovsplane_idl;
 
 /* Creates an IDL replicating 'db' from 'remote' ("unix:/path", "tcp:ip:port", comma-separated
  * lists for clusters: with 'leader_only' it finds the Raft leader). Reconnects by itself.
- * Replicates every table and column with 'everything', else what the shim reads and writes (the
- * state database whole; of Open_vSwitch a few columns of four tables). */
-struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote, bool leader_only,
-                                         bool everything);
+ * Replicates every table and column of the compiled-in schema: the state database whole; of
+ * Open_vSwitch the columns of four tables that the shim reads and writes. */
+struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote, bool leader_only);
 void ovsplane_idl_destroy(struct ovsplane_idl*);
 void ovsplane_idl_run(struct ovsplane_idl*);
 void ovsplane_idl_wait(struct ovsplane_idl*);

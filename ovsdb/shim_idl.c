@@ -12,7 +12,6 @@
 
 #include "fatal-signal.h"
 #include "latch.h"
-#include "lib/vswitch-idl.h"
 #include "openvswitch/json.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -21,6 +20,7 @@
 #include "stream-ssl.h"
 #include "timeval.h"
 #include "util.h"
+#include "vswitch-used-idl.h"
 
 void ovsplane_shim_init(void) {
   fatal_signal_init();
@@ -163,51 +163,23 @@ void ovsplane_poll_block(void) { poll_block(); }
 /* ---- IDL connections ---------------------------------------------------------------------- */
 
 static const struct ovsdb_idl_class* idl_class(enum ovsplane_db db) {
-  return db == OVSPLANE_DB_STATE ? &ovsplane_idl_class : &ovsrec_idl_class;
+  return db == OVSPLANE_DB_STATE ? &ovsplane_idl_class : &vswitch_idl_class;
 }
 
 const char* ovsplane_db_name(enum ovsplane_db db) { return idl_class(db)->database; }
 
-struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote, bool leader_only,
-                                         bool everything) {
+struct ovsplane_idl* ovsplane_idl_create(enum ovsplane_db db, const char* remote,
+                                         bool leader_only) {
   struct ovsplane_idl* idl = xzalloc(sizeof *idl);
   idl->db = db;
   idl->remote = xstrdup(remote);
-  /* The state database is ovsplane's own: every column is read. Of Open_vSwitch's, only the
-   * columns below are replicated (ovs-vswitchd keeps the others, status and counters of every
-   * port, changing): what shim_vswitch.c reads, and what it writes on existing rows (the IDL
-   * writes and mutates only monitored columns of those). */
-  everything = everything || db == OVSPLANE_DB_STATE;
-  idl->idl = ovsdb_idl_create(remote, idl_class(db), everything, true);
+  /* Every column of the compiled-in schema: for Open_vSwitch that is the subset ovsplane reads
+   * and writes (vswitch-used.ovsschema, ovsdb/CMakeLists.txt), not the status and counters
+   * ovs-vswitchd keeps changing on every port. */
+  idl->idl = ovsdb_idl_create(remote, idl_class(db), true, true);
   ovsdb_idl_set_leader_only(idl->idl, leader_only);
   if (db == OVSPLANE_DB_STATE) {
     ovsplane_st_create_indexes(idl);
-  }
-  if (everything) {
-    return idl;
-  }
-  static const struct ovsdb_idl_column* const replicated[] = {
-      &ovsrec_open_vswitch_col_bridges,
-      &ovsrec_open_vswitch_col_next_cfg,
-      &ovsrec_open_vswitch_col_cur_cfg,
-      &ovsrec_bridge_col_name,
-      &ovsrec_bridge_col_ports,
-      &ovsrec_bridge_col_datapath_type,
-      &ovsrec_bridge_col_external_ids,
-      &ovsrec_bridge_col_other_config,
-      &ovsrec_port_col_name,
-      &ovsrec_port_col_interfaces,
-      &ovsrec_port_col_external_ids,
-      &ovsrec_port_col_protected_,
-      &ovsrec_interface_col_name,
-      &ovsrec_interface_col_type,
-      &ovsrec_interface_col_options,
-      &ovsrec_interface_col_external_ids,
-      &ovsrec_interface_col_ofport,
-      &ovsrec_interface_col_mtu_request,
-  };
-  for (size_t i = 0; i < sizeof replicated / sizeof *replicated; i++) {
-    ovsdb_idl_add_column(idl->idl, replicated[i]);
   }
   return idl;
 }

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/vswitch-idl.h"
 #include "shim_private.h"
+#include "vswitch-used-idl.h"
 
 static const struct ovsdb_idl* txn_idl(const struct ovsplane_txn* txn) { return txn->owner->idl; }
 
-static const struct ovsrec_bridge* find_bridge(const struct ovsdb_idl* idl, const char* name) {
-  const struct ovsrec_bridge* br;
-  OVSREC_BRIDGE_FOR_EACH(br, idl) {
+static const struct vswitch_bridge* find_bridge(const struct ovsdb_idl* idl, const char* name) {
+  const struct vswitch_bridge* br;
+  VSWITCH_BRIDGE_FOR_EACH(br, idl) {
     if (!strcmp(br->name, name)) {
       return br;
     }
@@ -21,9 +21,9 @@ static const struct ovsrec_bridge* find_bridge(const struct ovsdb_idl* idl, cons
   return NULL;
 }
 
-static const struct ovsrec_port* find_port(const struct ovsdb_idl* idl, const char* name) {
-  const struct ovsrec_port* port;
-  OVSREC_PORT_FOR_EACH(port, idl) {
+static const struct vswitch_port* find_port(const struct ovsdb_idl* idl, const char* name) {
+  const struct vswitch_port* port;
+  VSWITCH_PORT_FOR_EACH(port, idl) {
     if (!strcmp(port->name, name)) {
       return port;
     }
@@ -31,10 +31,10 @@ static const struct ovsrec_port* find_port(const struct ovsdb_idl* idl, const ch
   return NULL;
 }
 
-static const struct ovsrec_bridge* bridge_of_port(const struct ovsdb_idl* idl,
-                                                  const struct ovsrec_port* port) {
-  const struct ovsrec_bridge* br;
-  OVSREC_BRIDGE_FOR_EACH(br, idl) {
+static const struct vswitch_bridge* bridge_of_port(const struct ovsdb_idl* idl,
+                                                   const struct vswitch_port* port) {
+  const struct vswitch_bridge* br;
+  VSWITCH_BRIDGE_FOR_EACH(br, idl) {
     for (size_t i = 0; i < br->n_ports; i++) {
       if (br->ports[i] == port) {
         return br;
@@ -51,45 +51,45 @@ static bool is_stored(const struct ovsdb_idl_row* row) { return row->old_datum !
  * the transaction's size does not grow with the ports the bridge has, and concurrent additions
  * and removals by other clients do not conflict with it (no verify). A bridge inserted by this
  * transaction gets its whole set written. */
-static void add_port(const struct ovsrec_bridge* br, const struct ovsrec_port* port) {
+static void add_port(const struct vswitch_bridge* br, const struct vswitch_port* port) {
   if (is_stored(&br->header_)) {
-    ovsrec_bridge_update_ports_addvalue(br, port);
+    vswitch_bridge_update_ports_addvalue(br, port);
     return;
   }
-  struct ovsrec_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
+  struct vswitch_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
   for (size_t i = 0; i < br->n_ports; i++) {
     ports[i] = br->ports[i];
   }
-  ports[br->n_ports] = CONST_CAST(struct ovsrec_port*, port);
-  ovsrec_bridge_set_ports(br, ports, br->n_ports + 1);
+  ports[br->n_ports] = CONST_CAST(struct vswitch_port*, port);
+  vswitch_bridge_set_ports(br, ports, br->n_ports + 1);
   free(ports);
 }
 
 /* Removes 'port' from the ports of 'br' (the server then collects the port and its interface),
  * like add_port: one mutation on a stored bridge, the whole set on one this transaction made. */
-static void remove_port(const struct ovsrec_bridge* br, const struct ovsrec_port* port) {
+static void remove_port(const struct vswitch_bridge* br, const struct vswitch_port* port) {
   if (is_stored(&br->header_)) {
-    ovsrec_bridge_update_ports_delvalue(br, port);
+    vswitch_bridge_update_ports_delvalue(br, port);
     return;
   }
-  struct ovsrec_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
+  struct vswitch_port** ports = xmalloc((br->n_ports + 1) * sizeof *ports);
   size_t n = 0;
   for (size_t i = 0; i < br->n_ports; i++) {
     if (br->ports[i] != port) {
       ports[n++] = br->ports[i];
     }
   }
-  ovsrec_bridge_set_ports(br, ports, n);
+  vswitch_bridge_set_ports(br, ports, n);
   free(ports);
 }
 
 /* The Open_vSwitch root row, inserted when the database has none (a fresh `ovsdb-tool create`).
  * '*inserted' tells whether it is new in this transaction (new rows cannot be verified). */
-static const struct ovsrec_open_vswitch* ensure_root(struct ovsplane_txn* txn, bool* inserted) {
-  const struct ovsrec_open_vswitch* ovs = ovsrec_open_vswitch_first(txn_idl(txn));
+static const struct vswitch_open_vswitch* ensure_root(struct ovsplane_txn* txn, bool* inserted) {
+  const struct vswitch_open_vswitch* ovs = vswitch_open_vswitch_first(txn_idl(txn));
   *inserted = false;
   if (!ovs) {
-    ovs = ovsrec_open_vswitch_insert(txn->txn);
+    ovs = vswitch_open_vswitch_insert(txn->txn);
     *inserted = true;
   }
   return ovs;
@@ -107,25 +107,25 @@ static void set_external_ids_if_changed(const struct smap* current, struct ovspl
 }
 
 static void set_bridge_external_ids(const void* row, const struct smap* smap) {
-  ovsrec_bridge_set_external_ids(row, smap);
+  vswitch_bridge_set_external_ids(row, smap);
 }
 
 static void set_port_external_ids(const void* row, const struct smap* smap) {
-  ovsrec_port_set_external_ids(row, smap);
+  vswitch_port_set_external_ids(row, smap);
 }
 
 static void set_interface_external_ids(const void* row, const struct smap* smap) {
-  ovsrec_interface_set_external_ids(row, smap);
+  vswitch_interface_set_external_ids(row, smap);
 }
 
 static void set_interface_options(const void* row, const struct smap* smap) {
-  ovsrec_interface_set_options(row, smap);
+  vswitch_interface_set_options(row, smap);
 }
 
 /* The bridge's own internal interface (named like the bridge), NULL when it has none. */
-static const struct ovsrec_interface* local_interface(const struct ovsrec_bridge* br) {
+static const struct vswitch_interface* local_interface(const struct vswitch_bridge* br) {
   for (size_t i = 0; i < br->n_ports; i++) {
-    const struct ovsrec_port* port = br->ports[i];
+    const struct vswitch_port* port = br->ports[i];
     for (size_t j = 0; j < port->n_interfaces; j++) {
       if (!strcmp(port->interfaces[j]->name, br->name)) {
         return port->interfaces[j];
@@ -136,7 +136,7 @@ static const struct ovsrec_interface* local_interface(const struct ovsrec_bridge
 }
 
 /* The bridge's own port (named like the bridge), NULL when it has none. */
-static const struct ovsrec_port* local_port(const struct ovsrec_bridge* br) {
+static const struct vswitch_port* local_port(const struct vswitch_bridge* br) {
   for (size_t i = 0; i < br->n_ports; i++) {
     if (!strcmp(br->ports[i]->name, br->name)) {
       return br->ports[i];
@@ -145,23 +145,23 @@ static const struct ovsrec_port* local_port(const struct ovsrec_bridge* br) {
   return NULL;
 }
 
-static void shape_local_port(const struct ovsrec_bridge* br, const char* hwaddr,
+static void shape_local_port(const struct vswitch_bridge* br, const char* hwaddr,
                              long long local_mtu, bool local_protected) {
-  const struct ovsrec_port* port = local_port(br);
+  const struct vswitch_port* port = local_port(br);
   if (port && port->protected_ != local_protected) {
-    ovsrec_port_set_protected_(port, local_protected);
+    vswitch_port_set_protected_(port, local_protected);
   }
   if (hwaddr[0]) {
     const char* current = smap_get(&br->other_config, "hwaddr");
     if (!current || strcmp(current, hwaddr)) {
-      ovsrec_bridge_update_other_config_setkey(br, "hwaddr", hwaddr);
+      vswitch_bridge_update_other_config_setkey(br, "hwaddr", hwaddr);
     }
   }
   if (local_mtu > 0) {
-    const struct ovsrec_interface* iface = local_interface(br);
+    const struct vswitch_interface* iface = local_interface(br);
     if (iface && !(iface->n_mtu_request == 1 && iface->mtu_request[0] == local_mtu)) {
       int64_t mtu = local_mtu;
-      ovsrec_interface_set_mtu_request(iface, &mtu, 1);
+      vswitch_interface_set_mtu_request(iface, &mtu, 1);
     }
   }
 }
@@ -171,41 +171,41 @@ int ovsplane_vs_ensure_bridge(struct ovsplane_txn* txn, const char* name, const 
                               long long local_mtu, bool local_protected, char* err,
                               size_t err_len) {
   const struct ovsdb_idl* idl = txn_idl(txn);
-  const struct ovsrec_bridge* br = find_bridge(idl, name);
+  const struct vswitch_bridge* br = find_bridge(idl, name);
   if (!br) {
-    struct ovsrec_interface* iface = ovsrec_interface_insert(txn->txn);
-    ovsrec_interface_set_name(iface, name);
-    ovsrec_interface_set_type(iface, "internal");
-    struct ovsrec_port* port = ovsrec_port_insert(txn->txn);
-    ovsrec_port_set_name(port, name);
-    ovsrec_port_set_interfaces(port, &iface, 1);
+    struct vswitch_interface* iface = vswitch_interface_insert(txn->txn);
+    vswitch_interface_set_name(iface, name);
+    vswitch_interface_set_type(iface, "internal");
+    struct vswitch_port* port = vswitch_port_insert(txn->txn);
+    vswitch_port_set_name(port, name);
+    vswitch_port_set_interfaces(port, &iface, 1);
     if (local_protected) {
-      ovsrec_port_set_protected_(port, true);
+      vswitch_port_set_protected_(port, true);
     }
-    struct ovsrec_bridge* new_br = ovsrec_bridge_insert(txn->txn);
-    ovsrec_bridge_set_name(new_br, name);
-    ovsrec_bridge_set_ports(new_br, &port, 1);
+    struct vswitch_bridge* new_br = vswitch_bridge_insert(txn->txn);
+    vswitch_bridge_set_name(new_br, name);
+    vswitch_bridge_set_ports(new_br, &port, 1);
 
     bool root_is_new;
-    const struct ovsrec_open_vswitch* ovs = ensure_root(txn, &root_is_new);
+    const struct vswitch_open_vswitch* ovs = ensure_root(txn, &root_is_new);
     if (root_is_new) {
-      ovsrec_open_vswitch_set_bridges(ovs, &new_br, 1);
+      vswitch_open_vswitch_set_bridges(ovs, &new_br, 1);
     } else {
-      ovsrec_open_vswitch_update_bridges_addvalue(ovs, new_br);
+      vswitch_open_vswitch_update_bridges_addvalue(ovs, new_br);
     }
     if (local_mtu > 0) {
       int64_t mtu = local_mtu;
-      ovsrec_interface_set_mtu_request(iface, &mtu, 1);
+      vswitch_interface_set_mtu_request(iface, &mtu, 1);
     }
     if (hwaddr[0]) {
-      ovsrec_bridge_update_other_config_setkey(new_br, "hwaddr", hwaddr);
+      vswitch_bridge_update_other_config_setkey(new_br, "hwaddr", hwaddr);
     }
     br = new_br;
   } else {
     shape_local_port(br, hwaddr, local_mtu, local_protected);
   }
   if (!br->datapath_type || strcmp(br->datapath_type, datapath_type)) {
-    ovsrec_bridge_set_datapath_type(br, datapath_type);
+    vswitch_bridge_set_datapath_type(br, datapath_type);
   }
   set_external_ids_if_changed(&br->external_ids, external_ids, set_bridge_external_ids, br);
   (void)err;
@@ -215,13 +215,13 @@ int ovsplane_vs_ensure_bridge(struct ovsplane_txn* txn, const char* name, const 
 
 int ovsplane_vs_delete_bridge(struct ovsplane_txn* txn, const char* name) {
   const struct ovsdb_idl* idl = txn_idl(txn);
-  const struct ovsrec_bridge* br = find_bridge(idl, name);
-  const struct ovsrec_open_vswitch* ovs = ovsrec_open_vswitch_first(idl);
+  const struct vswitch_bridge* br = find_bridge(idl, name);
+  const struct vswitch_open_vswitch* ovs = vswitch_open_vswitch_first(idl);
   if (!br || !ovs) {
     return 0;
   }
   if (is_stored(&ovs->header_)) {
-    ovsrec_open_vswitch_update_bridges_delvalue(ovs, br);
+    vswitch_open_vswitch_update_bridges_delvalue(ovs, br);
   }
   return 0;
 }
@@ -231,15 +231,15 @@ int ovsplane_vs_ensure_port(struct ovsplane_txn* txn, const char* bridge, const 
                             struct ovsplane_kvs external_ids, bool protected_, char* err,
                             size_t err_len) {
   const struct ovsdb_idl* idl = txn_idl(txn);
-  const struct ovsrec_bridge* br = find_bridge(idl, bridge);
+  const struct vswitch_bridge* br = find_bridge(idl, bridge);
   if (!br) {
     snprintf(err, err_len, "bridge %s does not exist (port %s)", bridge, name);
     return ENOENT;
   }
-  const struct ovsrec_port* port = find_port(idl, name);
-  const struct ovsrec_interface* iface = NULL;
+  const struct vswitch_port* port = find_port(idl, name);
+  const struct vswitch_interface* iface = NULL;
   if (port) {
-    const struct ovsrec_bridge* holder = bridge_of_port(idl, port);
+    const struct vswitch_bridge* holder = bridge_of_port(idl, port);
     if (holder && holder != br) {
       snprintf(err, err_len, "port %s already exists on bridge %s, not %s", name, holder->name,
                bridge);
@@ -252,37 +252,37 @@ int ovsplane_vs_ensure_port(struct ovsplane_txn* txn, const char* bridge, const 
     }
   }
   if (!iface) {
-    struct ovsrec_interface* new_iface = ovsrec_interface_insert(txn->txn);
-    ovsrec_interface_set_name(new_iface, name);
+    struct vswitch_interface* new_iface = vswitch_interface_insert(txn->txn);
+    vswitch_interface_set_name(new_iface, name);
     iface = new_iface;
   }
   if (!port) {
-    struct ovsrec_port* new_port = ovsrec_port_insert(txn->txn);
-    ovsrec_port_set_name(new_port, name);
-    ovsrec_port_set_interfaces(new_port, (struct ovsrec_interface**)&iface, 1);
+    struct vswitch_port* new_port = vswitch_port_insert(txn->txn);
+    vswitch_port_set_name(new_port, name);
+    vswitch_port_set_interfaces(new_port, (struct vswitch_interface**)&iface, 1);
     add_port(br, new_port);
     port = new_port;
   } else if (port->n_interfaces == 0) {
-    ovsrec_port_set_interfaces(port, (struct ovsrec_interface**)&iface, 1);
+    vswitch_port_set_interfaces(port, (struct vswitch_interface**)&iface, 1);
   }
 
   if (!iface->type || strcmp(iface->type, type)) {
-    ovsrec_interface_set_type(iface, type);
+    vswitch_interface_set_type(iface, type);
   }
   set_external_ids_if_changed(&iface->options, options, set_interface_options, iface);
   set_external_ids_if_changed(&iface->external_ids, external_ids, set_interface_external_ids,
                               iface);
   set_external_ids_if_changed(&port->external_ids, external_ids, set_port_external_ids, port);
   if (port->protected_ != protected_) {
-    ovsrec_port_set_protected_(port, protected_);
+    vswitch_port_set_protected_(port, protected_);
   }
   return 0;
 }
 
 int ovsplane_vs_delete_port(struct ovsplane_txn* txn, const char* name) {
   const struct ovsdb_idl* idl = txn_idl(txn);
-  const struct ovsrec_port* port = find_port(idl, name);
-  const struct ovsrec_bridge* br = port ? bridge_of_port(idl, port) : NULL;
+  const struct vswitch_port* port = find_port(idl, name);
+  const struct vswitch_bridge* br = port ? bridge_of_port(idl, port) : NULL;
   if (!br) {
     return 0;
   }
@@ -292,9 +292,9 @@ int ovsplane_vs_delete_port(struct ovsplane_txn* txn, const char* name) {
 
 void ovsplane_vs_increment_next_cfg(struct ovsplane_txn* txn) {
   bool inserted;
-  const struct ovsrec_open_vswitch* ovs = ensure_root(txn, &inserted);
+  const struct vswitch_open_vswitch* ovs = ensure_root(txn, &inserted);
   if (!inserted) {
-    ovsdb_idl_txn_increment(txn->txn, &ovs->header_, &ovsrec_open_vswitch_col_next_cfg, false);
+    ovsdb_idl_txn_increment(txn->txn, &ovs->header_, &vswitch_open_vswitch_col_next_cfg, false);
   }
 }
 
@@ -303,7 +303,7 @@ long long ovsplane_vs_txn_next_cfg(const struct ovsplane_txn* txn) {
 }
 
 bool ovsplane_vs_cfg(const struct ovsplane_idl* idl, long long* next_cfg, long long* cur_cfg) {
-  const struct ovsrec_open_vswitch* ovs = ovsrec_open_vswitch_first(idl->idl);
+  const struct vswitch_open_vswitch* ovs = vswitch_open_vswitch_first(idl->idl);
   if (!ovs) {
     return false;
   }
@@ -315,8 +315,8 @@ bool ovsplane_vs_cfg(const struct ovsplane_idl* idl, long long* next_cfg, long l
 void ovsplane_vs_list(const struct ovsplane_idl* idl,
                       void (*bridge_cb)(void*, const struct ovsplane_vs_bridge*),
                       void (*port_cb)(void*, const struct ovsplane_vs_port*), void* ctx) {
-  const struct ovsrec_bridge* br;
-  OVSREC_BRIDGE_FOR_EACH(br, idl->idl) {
+  const struct vswitch_bridge* br;
+  VSWITCH_BRIDGE_FOR_EACH(br, idl->idl) {
     if (bridge_cb) {
       struct ovsplane_vs_bridge info = {
           .name = br->name,
@@ -330,8 +330,8 @@ void ovsplane_vs_list(const struct ovsplane_idl* idl,
       continue;
     }
     for (size_t i = 0; i < br->n_ports; i++) {
-      const struct ovsrec_port* port = br->ports[i];
-      const struct ovsrec_interface* iface = port->n_interfaces ? port->interfaces[0] : NULL;
+      const struct vswitch_port* port = br->ports[i];
+      const struct vswitch_interface* iface = port->n_interfaces ? port->interfaces[0] : NULL;
       struct smap empty = SMAP_INITIALIZER(&empty);
       struct ovsplane_vs_port info = {
           .name = port->name,
