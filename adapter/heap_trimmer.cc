@@ -4,11 +4,6 @@
 
 namespace ovsplane::adapter {
 
-HeapUsage heapUsage() {
-  const struct mallinfo2 info = mallinfo2();
-  return HeapUsage{.inUse = info.uordblks + info.hblkhd, .held = info.fordblks};
-}
-
 void keepHeapThresholdsFixed() {
   constexpr int kThreshold = 128 * 1024;
   mallopt(M_MMAP_THRESHOLD, kThreshold);

@@ -7,14 +7,9 @@
 #include <mutex>
 #include <thread>
 
-namespace ovsplane::adapter {
+#include "common/heap_usage.h"
 
-/** malloc's count of this process's heap (glibc's mallinfo2, every arena). */
-struct HeapUsage {
-  size_t inUse = 0;  ///< allocated and not yet freed
-  size_t held = 0;   ///< freed, still kept by malloc (resident until trimmed or reused)
-};
-HeapUsage heapUsage();
+namespace ovsplane::adapter {
 
 /**
  * Pins malloc's mmap and trim thresholds at glibc's defaults (128 KiB). Left alone, glibc raises

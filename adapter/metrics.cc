@@ -94,7 +94,7 @@ std::string Metrics::render(const std::map<std::string, size_t>& addressesByNetw
   out += "# HELP ovsplane_heap_bytes The process's heap by malloc: in use, or freed and held.\n";
   out += "# TYPE ovsplane_heap_bytes gauge\n";
   out += fmt::format("ovsplane_heap_bytes{{state=\"in_use\"}} {}\n", heap.inUse);
-  out += fmt::format("ovsplane_heap_bytes{{state=\"free\"}} {}\n", heap.held);
+  out += fmt::format("ovsplane_heap_bytes{{state=\"held\"}} {}\n", heap.held);
   out += "# HELP ovsplane_errors_total Errors by operation.\n";
   out += "# TYPE ovsplane_errors_total counter\n";
   for (const auto& [kind, count] : errors_) {

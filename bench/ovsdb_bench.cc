@@ -3,7 +3,7 @@
 // Run: scripts/bench.sh ovsdb   (results: docs/benchmarks.md)
 #include <benchmark/benchmark.h>
 
-#include <malloc.h>
+#include "common/heap_usage.h"
 
 #include <algorithm>
 #include <atomic>
@@ -130,11 +130,6 @@ void BM_SwitchAttachTransaction(benchmark::State& state) {
 BENCHMARK(BM_SwitchAttachTransaction)->Arg(0)->Arg(1000)->UseRealTime()->MinTime(2);
 
 /** Bytes the heap holds now (malloc's view: what a replica costs, without RSS's page noise). */
-size_t heapInUse() {
-  const struct mallinfo2 info = mallinfo2();
-  return info.uordblks + info.hblkhd;
-}
-
 /**
  * The memory of a fresh connection's Open_vSwitch replica when ovs-vswitchd (userspace datapath,
  * its own namespace; root) runs range(0) ports, internal ones, which it fills with its status
@@ -164,14 +159,14 @@ void BM_SwitchReplica(benchmark::State& state) {
   }
   size_t perPort = 0;
   for (auto _ : state) {
-    const size_t before = heapInUse();
+    const size_t before = heapUsage().inUse;
     Switch sw(options);
     auto snapshot = sw.snapshot();
     if (!snapshot || snapshot->ports.size() < ports) {
       state.SkipWithError("the replica is incomplete");
       break;
     }
-    perPort = (heapInUse() - before) / std::max<uint64_t>(ports, 1);
+    perPort = (heapUsage().inUse - before) / std::max<uint64_t>(ports, 1);
   }
   state.counters["heap_bytes_per_port"] = static_cast<double>(perPort);
 }
