@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cerrno>
+#include <map>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -125,18 +127,39 @@ SwitchChanges& SwitchChanges::deletePort(std::string name) {
 
 Switch::Switch(ClientOptions options) : client_(Database::OpenVSwitch, std::move(options)) {}
 
-Result<int64_t> Switch::apply(const SwitchChanges& changes) {
-  for (const auto& op : changes.ops_) {
+namespace {
+
+/** Every name valid, and no port both ensured and named again (its bridge's mutation would not
+ *  be seen by the batch's later operation on it: SwitchChanges). Deleting one twice is fine. */
+Result<void> validateChanges(const std::vector<SwitchChanges::Op>& ops) {
+  std::map<std::string_view, bool> ports;  // name -> ensured in this batch
+  for (const auto& op : ops) {
     const bool isBridgeOp = op.kind == SwitchChanges::Kind::EnsureBridge ||
                             op.kind == SwitchChanges::Kind::DeleteBridge;
     if (auto valid = validateInterfaceName(isBridgeOp ? op.bridge.name : op.port.name); !valid) {
-      return std::unexpected(valid.error());
+      return valid;
     }
-    if (op.kind == SwitchChanges::Kind::EnsurePort) {
-      if (auto valid = validateInterfaceName(op.port.bridge); !valid) {
-        return std::unexpected(valid.error());
-      }
+    if (isBridgeOp) continue;
+    const bool ensure = op.kind == SwitchChanges::Kind::EnsurePort;
+    if (ensure) {
+      if (auto valid = validateInterfaceName(op.port.bridge); !valid) return valid;
     }
+    auto [seen, first] = ports.try_emplace(op.port.name, ensure);
+    if (!first && (ensure || seen->second)) {
+      return makeError(ErrorCode::InvalidArgument,
+                       fmt::format("port \"{}\" is ensured and named again in one batch of "
+                                   "changes (a delete and an ensure of one port go in two batches)",
+                                   op.port.name));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<int64_t> Switch::apply(const SwitchChanges& changes) {
+  if (auto valid = validateChanges(changes.ops_); !valid) {
+    return std::unexpected(valid.error());
   }
   auto ops = std::make_shared<const std::vector<SwitchChanges::Op>>(changes.ops_);
   auto future = client_.submit<int64_t>([ops](JobContext& context,

@@ -50,9 +50,10 @@ struct PortSpec {
 
 /** A batch of Open_vSwitch changes applied in one transaction, in order. Ensure operations make
  *  rows match the spec (external_ids and options replaced as a whole, plus kOwnedKey); delete
- *  operations succeed when the row is already gone. A batch names each port once: ports join
- *  and leave their bridges by mutations that the transaction's own later operations do not see
- *  (a delete and an ensure of one name belong in two batches). */
+ *  operations succeed when the row is already gone. A batch that ensures a port names it once
+ *  (apply() rejects it otherwise, InvalidArgument): ports join and leave their bridges by
+ *  mutations that the transaction's own later operations do not see, so a delete and an ensure
+ *  of one name belong in two batches. */
 class SwitchChanges {
  public:
   SwitchChanges& ensureBridge(BridgeSpec bridge);

@@ -194,6 +194,32 @@ TEST_F(SwitchTest, NamesAreValidatedBeforeAnyTransaction) {
   EXPECT_TRUE(validateInterfaceName("fifteen-chars-x").has_value());
 }
 
+TEST_F(SwitchTest, APortNamedTwiceInOneBatchIsRefusedAndTwoBatchesReplaceIt) {
+  ASSERT_TRUE(switch_.apply(attachChanges("ovpv1")).has_value());
+  const PortSpec again{.bridge = "ovpbr42",
+                       .name = "ovpv1",
+                       .type = "",
+                       .options = {},
+                       .externalIds = {{"ovsplane-ip", "10.0.6.3"}},
+                       .isProtected = false};
+  SwitchChanges both;
+  both.deletePort("ovpv1").ensurePort(again);
+  auto refused = switch_.apply(both);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::InvalidArgument);
+  EXPECT_NE(refused.error().message.find("ovpv1"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(vsctl({"get", "Port", "ovpv1", "external_ids:ovsplane-ip"}), "\"10.0.6.2\"");
+
+  SwitchChanges removal;
+  removal.deletePort("ovpv1");
+  ASSERT_TRUE(switch_.apply(removal).has_value());
+  SwitchChanges addition;
+  addition.ensurePort(again);
+  ASSERT_TRUE(switch_.apply(addition).has_value());
+  EXPECT_EQ(vsctl({"get", "Port", "ovpv1", "external_ids:ovsplane-ip"}), "\"10.0.6.3\"");
+  EXPECT_EQ(vsctl({"port-to-br", "ovpv1"}), "ovpbr42");
+}
+
 TEST_F(SwitchTest, ListOwnedSeesOnlyOvsplaneRows) {
   ASSERT_TRUE(switch_.apply(attachChanges("ovhaaaa")).has_value());
   vsctl({"add-br", "br-foreign", "--", "add-port", "ovpbr42", "foreign0"});
