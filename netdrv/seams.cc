@@ -83,7 +83,9 @@ class StateCatalog final : public NetworkCatalog {
     }
     std::vector<PeerHost> out;
     for (const auto& host : *hosts) {
-      if (host.name != self_ && !host.vtepIp.empty() &&
+      const bool sharesATunnel = std::any_of(
+          out.begin(), out.end(), [&](const PeerHost& peer) { return peer.vtepIp == host.vtepIp; });
+      if (host.name != self_ && !host.vtepIp.empty() && !sharesATunnel &&
           std::find(alive.begin(), alive.end(), host.name) != alive.end()) {
         out.push_back(PeerHost{host.name, host.vtepIp});
       }

@@ -131,7 +131,8 @@ class NetworkCatalog {
                                             const NetworkOptions& options) = 0;
   /** Every network of the cluster. */
   virtual Result<std::vector<NetworkInfo>> networks() = 0;
-  /** Every other live host (tunnel endpoints). */
+  /** Every other live host (tunnel endpoints), one per VTEP address: two live hosts that
+   *  claim one address (a host renamed before its old row went stale) share its tunnel. */
   virtual Result<std::vector<PeerHost>> peers() = 0;
   /** The addresses this host allocated, every network. */
   virtual Result<std::vector<HostAddress>> hostAddresses() = 0;
