@@ -145,9 +145,13 @@ class NoWaitReader {
  *  set, when `client` hangs up first: a client that has gone away (the docker CLI leaves
  *  `docker run -d`'s wait for its container's exit open when it exits) must not hold a
  *  thread and two sockets until dockerd answers, perhaps never. Closing the upstream connection
- *  then cancels the request at dockerd. Only a full close counts (POLLHUP: a unix socket's peer
- *  closed it; a TCP peer once its connection is gone): a client that half-closes after its
- *  request (`socat`, `nc -N`) still gets its answer. */
+ *  then cancels the request at dockerd. A unix socket tells a full close (POLLHUP) from a
+ *  half-close after the request (`socat`, `nc -N`), which still gets its answer. A TCP peer's
+ *  close looks like a half-close until something is written to it, so any end of the client's
+ *  sending side is passed on to dockerd (shutdown of the upstream's sending side): dockerd then
+ *  does what it does for a client of its own that stops sending (its HTTP server cancels a
+ *  request whose client has reached EOF, a `wait` among them; answers already under way are
+ *  still sent). */
 bool awaitReadableUnlessHungUp(Socket& from, Socket& client, error_code& ec) {
   pollfd fds[2] = {{from.native_handle(), POLLIN, 0}, {client.native_handle(), POLLRDHUP, 0}};
   for (;;) {
@@ -160,7 +164,10 @@ bool awaitReadableUnlessHungUp(Socket& from, Socket& client, error_code& ec) {
       ec = asio::error::connection_aborted;
       return false;
     }
-    if ((fds[1].revents & POLLRDHUP) != 0) fds[1].fd = -1;  // half-closed: wait for the answer
+    if ((fds[1].revents & POLLRDHUP) != 0) {
+      ::shutdown(from.native_handle(), SHUT_WR);  // the client sends no more: nor does the proxy
+      fds[1].fd = -1;                             // wait for the answer (or dockerd's close)
+    }
     if (fds[0].revents != 0) return true;
   }
 }

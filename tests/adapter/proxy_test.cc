@@ -482,30 +482,35 @@ class WaitingDocker {
 TEST_F(ProxyTest, AClientThatLeavesCancelsItsWaitAtDockerd) {
   // `docker run -d` opens POST /containers/ID/wait (answered at the container's exit) and exits:
   // the proxy must not keep a thread and two sockets for it until then. Both while dockerd has
-  // sent only the answer's head (Docker flushes it at once) and before it has sent anything.
-  for (const std::string& head :
-       {std::string("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    "Transfer-Encoding: chunked\r\n\r\n"),
-        std::string()}) {
-    SCOPED_TRACE(head.empty() ? "no head yet" : "head sent");
-    ::unlink(path("docker.sock").c_str());
-    WaitingDocker docker(path("docker.sock"), head);
-    startProxy();
-    const int fd = connectTo(proxy_->addresses().at(0));
-    ASSERT_GE(fd, 0);
-    sendAll(fd,
-            "POST /v1.41/containers/abc/wait?condition=next-exit HTTP/1.1\r\nHost: d\r\n"
-            "Content-Length: 0\r\n\r\n");
-    if (!head.empty()) {
-      char buffer[1024];
-      ASSERT_GT(read(fd, buffer, sizeof buffer), 0);  // the head came through at once
+  // sent only the answer's head (Docker flushes it at once) and before it has sent anything,
+  // and for a client on the unix socket and on TCP (whose close shows only as an EOF).
+  for (const std::string& listen : {"unix:" + path("proxy.sock"), std::string("tcp:127.0.0.1:0")}) {
+    for (const std::string& head :
+         {std::string("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n"),
+          std::string()}) {
+      SCOPED_TRACE(listen + (head.empty() ? ", no head yet" : ", head sent"));
+      ::unlink(path("docker.sock").c_str());
+      ::unlink(path("proxy.sock").c_str());
+      WaitingDocker docker(path("docker.sock"), head);
+      startProxy("", {},
+                 [&](ProxyOptions& options) { options.listen = {*parseListenAddress(listen)}; });
+      const int fd = connectTo(proxy_->addresses().at(0));
+      ASSERT_GE(fd, 0);
+      sendAll(fd,
+              "POST /v1.41/containers/abc/wait?condition=next-exit HTTP/1.1\r\nHost: d\r\n"
+              "Content-Length: 0\r\n\r\n");
+      if (!head.empty()) {
+        char buffer[1024];
+        ASSERT_GT(read(fd, buffer, sizeof buffer), 0);  // the head came through at once
+      }
+      const auto leftAt = std::chrono::steady_clock::now();
+      close(fd);
+      docker.join();
+      EXPECT_TRUE(docker.sawEof) << "the proxy kept dockerd's connection open";
+      EXPECT_LT(std::chrono::steady_clock::now() - leftAt, 2s);
+      proxy_.reset();
     }
-    const auto leftAt = std::chrono::steady_clock::now();
-    close(fd);
-    docker.join();
-    EXPECT_TRUE(docker.sawEof) << "the proxy kept dockerd's connection open";
-    EXPECT_LT(std::chrono::steady_clock::now() - leftAt, 2s);
-    proxy_.reset();
   }
 }
 
