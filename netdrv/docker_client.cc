@@ -383,8 +383,9 @@ class DockerClient::Impl {
   }
 
   /** Parses a JSON reply body, naming the request when it cannot. */
-  Result<json> parseBody(std::string_view what, const Reply& reply) const {
-    auto parsed = parseReplyJson(reply.body);
+  Result<json> parseBody(std::string_view what, const Reply& reply,
+                         const json::parser_callback_t& keep = nullptr) const {
+    auto parsed = parseReplyJson(reply.body, keep);
     if (!parsed) {
       return makeError(ErrorCode::Unavailable, fmt::format("docker {} ({}): unreadable reply: {}",
                                                            what, display_, parsed.error()));
@@ -507,7 +508,7 @@ class DockerClient::Impl {
     if (!reply) {
       return std::unexpected(reply.error());
     }
-    auto list = parseBody("list containers", *reply);
+    auto list = parseBody("list containers", *reply, containerListMembers());
     if (!list) {
       return std::unexpected(list.error());
     }

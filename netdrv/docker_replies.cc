@@ -43,11 +43,12 @@ std::string withoutSlash(std::string name) {
   return name;
 }
 
-std::expected<json, std::string> parseReplyJson(std::string_view body) {
+std::expected<json, std::string> parseReplyJson(std::string_view body,
+                                                const json::parser_callback_t& keep) {
   if (!jsonDepthWithin(body)) {
     return std::unexpected(fmt::format("nested deeper than {} levels", kMaxJsonDepth));
   }
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  json parsed = json::parse(body, keep, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return std::unexpected(std::string("not JSON"));
   return parsed;
 }
@@ -110,11 +111,21 @@ ContainerInfo containerFromInspect(json object) {
   return info;
 }
 
-std::expected<std::vector<ContainerInfo>, std::string> containersFromList(json list) {
+json::parser_callback_t containerListMembers() {
+  return [](int depth, json::parse_event_t event, json& parsed) {
+    // depth 2: a member of one entry (the list is depth 0, an entry 1)
+    if (event != json::parse_event_t::key || depth != 2 || !parsed.is_string()) return true;
+    const auto& key = parsed.get_ref<const std::string&>();
+    return key == "Id" || key == "Names" || key == "State" || key == "Labels" ||
+           key == "HostConfig" || key == "Created";
+  };
+}
+
+std::expected<std::vector<ContainerInfo>, std::string> containersFromList(const json& list) {
   if (!list.is_array()) return std::unexpected(std::string("reply is not a list"));
   std::vector<ContainerInfo> out;
   out.reserve(list.size());
-  for (auto& entry : list) {
+  for (const auto& entry : list) {
     ContainerInfo info;
     info.id = jsonString(entry, "Id");
     if (const json* names = jsonMember(entry, "Names");
@@ -127,7 +138,6 @@ std::expected<std::vector<ContainerInfo>, std::string> containersFromList(json l
       info.networkMode = jsonString(*hostConfig, "NetworkMode");
     }
     info.createdMs = integerAt(jsonMember(entry, "Created"), 0, kLatestSeconds, 0) * 1000;
-    info.raw = std::move(entry);
     out.push_back(std::move(info));
   }
   return out;

@@ -26,7 +26,7 @@ struct ContainerInfo {
   std::string restartPolicy;  ///< HostConfig.RestartPolicy.Name ("", "no", "always"...); inspect
   std::string stateError;     ///< State.Error: why Docker's last start of it failed; inspect
   int64_t createdMs = 0;      ///< when it was created (ms since the epoch); 0 when unknown
-  nlohmann::json raw;         ///< Docker's object as received (inspect result or list entry)
+  nlohmann::json raw;         ///< Docker's inspect result as received; null from a list
 };
 
 // Decoders of dockerd's replies. Docker is trusted to mean well, not to be well-formed: every
@@ -34,8 +34,14 @@ struct ContainerInfo {
 // what it cannot read stays empty. Pure.
 
 /** A reply body as JSON: nesting bounded (common/json_limits.h) before parsing; the error says
- *  what is wrong. */
-std::expected<nlohmann::json, std::string> parseReplyJson(std::string_view body);
+ *  what is wrong. With `keep` (nlohmann's parser callback), only what it keeps is stored. */
+std::expected<nlohmann::json, std::string> parseReplyJson(
+    std::string_view body, const nlohmann::json::parser_callback_t& keep = nullptr);
+
+/** A `keep` for a container list: of each entry only the members containersFromList() reads.
+ *  The rest (NetworkSettings, Mounts, Ports, Command...) is never stored: the list of 2,000
+ *  containers is megabytes of JSON, and its whole tree several times that. */
+nlohmann::json::parser_callback_t containerListMembers();
 
 /** The member `key` of `object` when `object` is an object and the member is present and not
  *  null; else nullptr. */
@@ -53,7 +59,8 @@ ContainerInfo containerFromInspect(nlohmann::json object);
  *  its Containers (address without the prefix). Missing or mistyped fields stay empty. */
 RuntimeNetwork networkFromInspect(const nlohmann::json& object);
 /** GET /containers/json: an error when the reply is not a list. */
-std::expected<std::vector<ContainerInfo>, std::string> containersFromList(nlohmann::json list);
+std::expected<std::vector<ContainerInfo>, std::string> containersFromList(
+    const nlohmann::json& list);
 
 /** One container event of GET /events. */
 struct ContainerEvent {

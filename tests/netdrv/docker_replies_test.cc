@@ -47,6 +47,36 @@ TEST(DockerReplies, WrongTypesAndHugeNumbersAreEmptyNotFatal) {
   EXPECT_FALSE(containersFromList(json::object()).has_value());
 }
 
+TEST(DockerReplies, AContainerListKeepsOnlyWhatIsRead) {
+  // One entry as dockerd 20.10 lists it (abridged where it repeats).
+  const std::string text = R"([{"Id":"3f1c","Names":["/web"],"Image":"busybox",
+    "ImageID":"sha256:ab","Command":"sleep 1d","Created":1764800000,"Ports":[],
+    "Labels":{"ovsplane.ip":"10.0.6.2"},"State":"running","Status":"Up 2 minutes",
+    "HostConfig":{"NetworkMode":"container:9a2b"},
+    "NetworkSettings":{"Networks":{"none":{"IPAMConfig":null,"Links":null,"Aliases":null,
+      "NetworkID":"77","EndpointID":"88","Gateway":"","IPAddress":"","MacAddress":""}}},
+    "Mounts":[{"Type":"volume","Name":"v","Source":"/var/lib/docker/volumes/v/_data"}]}])";
+  auto list = parseReplyJson(text, containerListMembers());
+  ASSERT_TRUE(list.has_value()) << list.error();
+  ASSERT_EQ(list->size(), 1U);
+  std::vector<std::string> kept;
+  for (const auto& [key, value] : list->front().items()) kept.push_back(key);
+  EXPECT_EQ(kept,
+            (std::vector<std::string>{"Created", "HostConfig", "Id", "Labels", "Names", "State"}));
+  auto decoded = containersFromList(*list);
+  ASSERT_TRUE(decoded.has_value());
+  const ContainerInfo& web = decoded->front();
+  EXPECT_EQ(web.id, "3f1c");
+  EXPECT_EQ(web.name, "web");
+  EXPECT_TRUE(web.running);
+  EXPECT_EQ(web.networkMode, "container:9a2b");
+  EXPECT_EQ(web.labels.at("ovsplane.ip"), "10.0.6.2");
+  EXPECT_EQ(web.createdMs, 1764800000000);
+  EXPECT_TRUE(web.raw.is_null());
+  // Garbage is still an error.
+  EXPECT_FALSE(parseReplyJson("[{\"Id\":", containerListMembers()).has_value());
+}
+
 TEST(DockerReplies, EventsOfOtherShapesAreSkipped) {
   auto event = containerEventFrom(json::parse(
       R"({"Type":"container","Action":"destroy","Actor":{"ID":"abc","Attributes":{"name":"web","x":1}}})"));
