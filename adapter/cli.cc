@@ -384,7 +384,8 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   std::string database = "open_vswitch";
   int timeoutMs = 3000;
   auto* probe = app.add_subcommand(
-      "ovsdb-probe", "Connect to an OVSDB server and list which of the tables ovsplane uses it serves");
+      "ovsdb-probe",
+      "Connect to an OVSDB server and list which of the tables ovsplane uses it serves");
   probe->add_option("--db", remote, "OVSDB remote: unix:PATH or tcp:IP:PORT (comma-separated list)")
       ->envname("OVSPLANE_OVSDB")
       ->capture_default_str();

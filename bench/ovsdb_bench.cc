@@ -129,7 +129,6 @@ void BM_SwitchAttachTransaction(benchmark::State& state) {
 }
 BENCHMARK(BM_SwitchAttachTransaction)->Arg(0)->Arg(1000)->UseRealTime()->MinTime(2);
 
-/** Bytes the heap holds now (malloc's view: what a replica costs, without RSS's page noise). */
 /**
  * The memory of a fresh connection's Open_vSwitch replica when ovs-vswitchd (userspace datapath,
  * its own namespace; root) runs range(0) ports, internal ones, which it fills with its status
